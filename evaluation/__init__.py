@@ -1,0 +1,1 @@
+"""Metrics, thresholds, plots and report writers."""

@@ -1,0 +1,1 @@
+"""Pure numeric feature functions: arrays in, arrays out. No files, no store, no Prefect."""

@@ -1,0 +1,56 @@
+"""What every feature extractor configuration provides.
+
+A configuration is a frozen dataclass, validated on creation.  The store keys a feature set
+by :func:`config_hash`, so changing any parameter makes a new feature set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from features.grid import FrameGrid
+
+
+@runtime_checkable
+class FeatureConfig(Protocol):
+    """Protocol of a feature extractor's configuration.
+
+    ``name`` is the feature family (``logmel``, ``scalogram``, ``vggish``...), ``sr`` the rate
+    the audio must be resampled to, ``grid`` the frame grid of the output, ``compute`` the
+    pure function from mono float32 audio at ``sr`` to ``(n_frames, ...)`` float32 features
+    with ``n_frames == grid.n_frames(len(y))``.  ``context_samples`` is how many samples of
+    context one frame needs on each side (chunked computation overlaps by that much).
+    """
+
+    name: str
+    sr: int
+
+    @property
+    def grid(self) -> FrameGrid: ...
+
+    @property
+    def context_samples(self) -> int: ...
+
+    def compute(self, y: np.ndarray) -> np.ndarray: ...
+
+    def frame_shape(self) -> tuple[int, ...]: ...
+
+
+def config_params(config: Any) -> dict[str, Any]:
+    """The configuration as plain JSON-able parameters, with its family name."""
+    params = {"name": config.name}
+    params.update(
+        {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "name"}
+    )
+    return json.loads(json.dumps(params, default=str))
+
+
+def config_hash(config: Any) -> str:
+    """Stable sha256 of a configuration's parameters (hex, 64 characters)."""
+    text = json.dumps(config_params(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

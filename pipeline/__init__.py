@@ -1,0 +1,1 @@
+"""Dataset readers, label construction and units of work (ingest, extract, demo corpus)."""

@@ -1,0 +1,67 @@
+"""The ``instrec`` command line: one program, one subcommand per job.
+
+Each package contributes its subcommands through a ``register(subparsers)`` function in
+its own ``commands`` module; this file only assembles them and turns instrec's errors into
+one clear line on stderr instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from pipeline.track import InstrecError
+
+# Modules that define ``register(subparsers)``, in the order their commands are listed.
+COMMAND_MODULES = (
+    "pipeline.commands",
+    "storage.commands",
+    "training.commands",
+    "evaluation.commands",
+    "flows.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="instrec",
+        description="Feature store and batch pipeline for musical instrument recognition.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a package without commands yet
+            if exc.name == name:
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.handler(args) or 0)
+    except InstrecError as exc:
+        print(f"instrec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"instrec {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""The one record every dataset reader yields.
+
+A :class:`Track` is what the rest of instrec knows about a song: where its audio is, how
+long it is, which split it belongs to, and its labels in three forms (activity intervals,
+clip labels with a known/unknown mask, dominant instrument).  Readers never raise for a
+bad song: they yield a :class:`TrackProblem` instead and go on with the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+SPLITS = ("train", "validation", "test")
+
+
+class InstrecError(Exception):
+    """Base class of the errors instrec raises at its users.
+
+    The message names the file, what was wrong with it, and what to do.
+    """
+
+
+class DatasetError(InstrecError):
+    """A dataset file is missing, unreadable or malformed."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One interval during which an instrument class is active.
+
+    Times are in seconds from the start of the song; ``onset < offset``.
+    """
+
+    label: str
+    onset: float
+    offset: float
+
+    def __post_init__(self) -> None:
+        if not (self.offset > self.onset >= 0.0):
+            raise ValueError(
+                f"event for {self.label!r} has onset={self.onset} and offset={self.offset}; "
+                "expected 0 <= onset < offset (did you supply times in seconds?)"
+            )
+
+
+@dataclass(frozen=True)
+class Track:
+    """A song with its labels, as produced by every dataset reader.
+
+    Attributes
+    ----------
+    track_id : str
+        Unique within the dataset.
+    dataset : str
+        ``aam``, ``slakh``, ``openmic``, ``folder`` or ``demo``.
+    audio : Path
+        The mixture's audio file.
+    duration : float
+        Seconds (from the audio header when the file exists).
+    sample_rate : int
+        The file's native rate in Hz.
+    split : str
+        ``train``, ``validation``, ``test``, or another name the dataset uses (``omitted``).
+    classes : tuple[str, ...]
+        The class vocabulary the labels refer to.
+    events : tuple[Event, ...]
+        Activity intervals (empty for weakly labelled or unlabelled tracks).
+    clip_labels : Mapping[str, float]
+        Class -> clip-level value in [0, 1] (relevance for OpenMIC, 0/1 otherwise).
+    clip_mask : Mapping[str, bool]
+        Class -> whether ``clip_labels[class]`` is known.  Unknown is never negative.
+    dominant : str or None
+        Class with the longest cumulative active time (union of its intervals).
+    source_hashes : Mapping[str, str]
+        Relative source path -> content hash; changes when any source file changes.
+    stems : Mapping[str, Path]
+        Optional per-instrument audio, keyed by a stem name.
+    strong_labels : bool
+        True when ``events`` give frame-level truth (AAM, Slakh, demo).
+    """
+
+    track_id: str
+    dataset: str
+    audio: Path
+    duration: float
+    sample_rate: int
+    split: str
+    classes: tuple[str, ...]
+    events: tuple[Event, ...] = ()
+    clip_labels: Mapping[str, float] = field(default_factory=dict)
+    clip_mask: Mapping[str, bool] = field(default_factory=dict)
+    dominant: str | None = None
+    source_hashes: Mapping[str, str] = field(default_factory=dict)
+    stems: Mapping[str, Path] = field(default_factory=dict)
+    strong_labels: bool = True
+
+    @property
+    def content_hash(self) -> str:
+        """One hash over every source file; the store's change detector."""
+        digest = hashlib.sha256()
+        for name in sorted(self.source_hashes):
+            digest.update(name.encode())
+            digest.update(b"\0")
+            digest.update(self.source_hashes[name].encode())
+            digest.update(b"\n")
+        return digest.hexdigest()
+
+    def to_json(self) -> dict:
+        """The manifest record (one JSON object per track)."""
+        return {
+            "track_id": self.track_id,
+            "dataset": self.dataset,
+            "audio": str(self.audio),
+            "duration": round(self.duration, 6),
+            "sample_rate": self.sample_rate,
+            "split": self.split,
+            "classes": list(self.classes),
+            "events": [[e.label, round(e.onset, 6), round(e.offset, 6)] for e in self.events],
+            "clip_labels": {k: float(v) for k, v in self.clip_labels.items()},
+            "clip_mask": {k: bool(v) for k, v in self.clip_mask.items()},
+            "dominant": self.dominant,
+            "strong_labels": self.strong_labels,
+            "stems": {k: str(v) for k, v in self.stems.items()},
+            "source_hashes": dict(self.source_hashes),
+            "content_hash": self.content_hash,
+        }
+
+
+@dataclass(frozen=True)
+class TrackProblem:
+    """A track a reader had to skip, with the file and the reason."""
+
+    track_id: str
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+    def to_json(self) -> dict:
+        return {"track_id": self.track_id, "path": str(self.path), "problem": self.message}
+
+
+def merge_intervals(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Union of half-open intervals, sorted, touching intervals joined."""
+    merged: list[tuple[float, float]] = []
+    for onset, offset in sorted(intervals):
+        if merged and onset <= merged[-1][1]:
+            if offset > merged[-1][1]:
+                merged[-1] = (merged[-1][0], offset)
+        else:
+            merged.append((onset, offset))
+    return merged
+
+
+def merge_events(events: Iterable[Event]) -> tuple[Event, ...]:
+    """Per class, the union of its intervals, as events sorted by onset then class."""
+    by_class: dict[str, list[tuple[float, float]]] = {}
+    for event in events:
+        by_class.setdefault(event.label, []).append((event.onset, event.offset))
+    merged = [
+        Event(label, onset, offset)
+        for label, intervals in by_class.items()
+        for onset, offset in merge_intervals(intervals)
+    ]
+    return tuple(sorted(merged, key=lambda e: (e.onset, e.label, e.offset)))
+
+
+def active_time(events: Iterable[Event]) -> dict[str, float]:
+    """Per class, the total active time (union of its intervals) in seconds."""
+    totals: dict[str, float] = {}
+    for event in merge_events(events):
+        totals[event.label] = totals.get(event.label, 0.0) + (event.offset - event.onset)
+    return totals
+
+
+def dominant_instrument(events: Iterable[Event]) -> str | None:
+    """The class with the longest cumulative active time; ties go to the first name."""
+    totals = active_time(events)
+    if not totals:
+        return None
+    return min(totals, key=lambda label: (-totals[label], label))
+
+
+def clip_labels_from_events(
+    events: Iterable[Event], classes: Iterable[str]
+) -> tuple[dict[str, float], dict[str, bool]]:
+    """Strong labels imply fully known clip labels: 1 when the class is ever active."""
+    present = {event.label for event in events}
+    labels = {name: 1.0 if name in present else 0.0 for name in classes}
+    return labels, {name: True for name in labels}
+
+
+def deterministic_split(
+    track_id: str, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1), salt: str = "instrec"
+) -> str:
+    """Train/validation/test from a hash of the track id.
+
+    Stable as songs are added: a track's split depends on its id alone.
+    """
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
+        raise ValueError(f"split ratios must be three non-negative numbers, got {ratios}")
+    total = float(sum(ratios))
+    digest = hashlib.sha256(f"{salt}:{track_id}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2.0**64
+    cut_train = ratios[0] / total
+    cut_val = cut_train + ratios[1] / total
+    if u < cut_train:
+        return "train"
+    if u < cut_val:
+        return "validation"
+    return "test"
+
+
+def file_hash(path: Path, chunk_size: int = 1 << 20) -> str:
+    """sha256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""The only package that touches zarr, fsspec and store paths."""

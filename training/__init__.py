@@ -1,0 +1,1 @@
+"""Models, the store-backed dataset and the fit/validate loop."""
