@@ -17,11 +17,12 @@ from pipeline.track import InstrecError
 
 # Modules that define ``register(subparsers)``, in the order their commands are listed.
 COMMAND_MODULES = (
-    "pipeline.commands",
-    "storage.commands",
-    "training.commands",
-    "evaluation.commands",
-    "flows.commands",
+    "pipeline.readers.commands",  # manifest
+    "pipeline.demo.commands",  # demo-corpus, demo
+    "pipeline.extraction.commands",  # extract
+    "storage.commands",  # store info / verify
+    "training.commands",  # train, pretrain-embedding
+    "evaluation.commands",  # evaluate, compare, predict
 )
 
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # a package without commands yet
-            if exc.name == name:
+            if exc.name is not None and name.startswith(exc.name):
                 continue
             raise
         module.register(subparsers)
