@@ -1,0 +1,328 @@
+"""AAM (Artificial Audio Multitracks) reader.
+
+Layout: for each song id, ``<id>_mix.flac`` (or ``.wav``/``.mp3``), ``<id>_onsets.arff``,
+``<id>_segments.arff``, optionally ``<id>_beatinfo.arff``, per-instrument stems
+``<id>_<Instrument>.flac`` and MIDI ``<id>_<Instrument>.mid``.  The files may sit in one
+folder or in any sub-folders (the AAM archives unpack to several); they are matched by
+file name.
+
+Activity comes from ``<id>_onsets.arff``: one row per note-on or note-off time, one column
+``'Onset events of <Instrument>'`` per instrument, each cell a list of MIDI keys, ``+k``
+for a key that starts at this row and a bare ``k`` for one still sounding.  A row's state
+holds until the next row; the last row's time ends every key.  An instrument is active
+while any of its keys sounds (a ``+k`` on a sounding key restarts the note, the instrument
+stays active).  ``events_from="midi"`` reads the per-instrument MIDI files instead.
+
+Source hashes cover the annotations, the mix audio and (with ``events_from="midi"``) the
+MIDI files; stems are listed on the Track but not hashed, as no label depends on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Iterator
+
+import arff
+
+from pipeline.readers.files import audio_header, check_root, error_message, hash_sources, walk_files
+from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
+from pipeline.readers.midi import midi_note_intervals
+from pipeline.readers.taxonomy import AAM_INSTRUMENTS, fixed_taxonomy
+from pipeline.track import DatasetError, Event, Track, TrackProblem, deterministic_split
+
+log = logging.getLogger(__name__)
+
+MIX_EXTENSIONS = (".flac", ".wav", ".mp3")
+ONSET_COLUMN_PREFIX = "Onset events of "
+ANNOTATION_KINDS = ("onsets", "segments", "beatinfo")
+# Annotations may end a little after the audio (rounding); beyond this, warn.
+END_TOLERANCE_S = 1.0
+
+
+def load_arff(path: Path, *, data_optional: bool = False) -> dict:
+    """Parse an ARFF file with liac-arff.
+
+    Parameters
+    ----------
+    data_optional : bool
+        Accept a header without an ``@DATA`` section (older ``beatinfo`` files).
+
+    Raises
+    ------
+    DatasetError
+        Missing, unreadable or malformed file.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{path}: annotation file is missing; re-download the AAM annotations") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read the annotation file ({exc}); re-download it") from exc
+    if data_optional and "@data" not in text.lower():
+        text = text.rstrip("\n") + "\n@DATA\n"
+    try:
+        return arff.loads(text)
+    except Exception as exc:  # liac-arff raises ArffException subclasses and ValueErrors
+        raise DatasetError(f"{path}: malformed ARFF ({exc}); re-download the AAM annotations") from exc
+
+
+def parse_key_cell(cell: object) -> list[tuple[int, bool]]:
+    """``'[+36,42]'`` -> ``[(36, True), (42, False)]`` (key, starts here)."""
+    text = str(cell).strip() if cell is not None else "[]"
+    if not (text.startswith("[") and text.endswith("]")):
+        raise ValueError(f"cell {text!r} is not a bracketed key list like '[+36,42]'")
+    keys = []
+    for token in filter(None, (t.strip() for t in text[1:-1].split(","))):
+        starts = token.startswith("+")
+        keys.append((int(token[1:] if starts else token), starts))
+    return keys
+
+
+def key_intervals(rows: list[tuple[float, list[tuple[int, bool]]]]) -> list[tuple[float, float]]:
+    """Sounding intervals of one instrument's keys from its (time, cell) rows.
+
+    A key starts at ``+k`` (or at a bare ``k`` not yet sounding), ends at the first row that
+    no longer lists it, and restarts at a ``+k`` while sounding.  The last row's time ends
+    every key.  Zero-length intervals are left out.
+    """
+    intervals: list[tuple[float, float]] = []
+    sounding: dict[int, float] = {}
+    for time, keys in rows:
+        listed = dict(keys)
+        for key in [k for k in sounding if k not in listed]:
+            intervals.append((sounding.pop(key), time))
+        for key, starts in keys:
+            if key in sounding and starts:
+                intervals.append((sounding[key], time))
+                sounding[key] = time
+            elif key not in sounding:
+                sounding[key] = time
+    if rows:
+        last = rows[-1][0]
+        intervals.extend((start, last) for start in sounding.values())
+    return sorted((on, off) for on, off in intervals if off > on)
+
+
+def onset_events(path: Path) -> tuple[list[Event], float]:
+    """Events per instrument from ``<id>_onsets.arff``, and the last row's time.
+
+    Raises
+    ------
+    DatasetError
+        Malformed file, unknown instrument column, bad cell or decreasing times.
+    """
+    table = load_arff(path)
+    names = [name for name, _ in table["attributes"]]
+    if len(names) < 2:
+        raise DatasetError(f"{path}: expected a time column and 'Onset events of <Instrument>' columns, got {names}")
+    instruments = []
+    for name in names[1:]:
+        if not name.startswith(ONSET_COLUMN_PREFIX):
+            raise DatasetError(f"{path}: column {name!r} is not named 'Onset events of <Instrument>'")
+        instrument = name[len(ONSET_COLUMN_PREFIX):]
+        if instrument not in AAM_INSTRUMENTS:
+            raise DatasetError(
+                f"{path}: unknown instrument {instrument!r} in column {name!r}; the AAM vocabulary is "
+                f"{', '.join(AAM_INSTRUMENTS)} (is this file from a newer AAM version?)"
+            )
+        instruments.append(instrument)
+    times: list[float] = []
+    cells: list[list[list[tuple[int, bool]]]] = []
+    for number, row in enumerate(table["data"], start=1):
+        try:
+            time = float(row[0])
+            if not math.isfinite(time) or time < 0 or (times and time < times[-1]):
+                raise ValueError(f"time {row[0]!r} is negative, not finite or earlier than the row before")
+            parsed = [parse_key_cell(cell) for cell in row[1:]]
+        except (TypeError, ValueError) as exc:
+            raise DatasetError(f"{path}: data row {number}: {exc}; re-download the AAM annotations") from exc
+        times.append(time)
+        cells.append(parsed)
+    events = [
+        Event(instrument, onset, offset)
+        for column, instrument in enumerate(instruments)
+        for onset, offset in key_intervals([(t, c[column]) for t, c in zip(times, cells)])
+    ]
+    return events, (times[-1] if times else 0.0)
+
+
+def segments_end(path: Path) -> float | None:
+    """Song end from the ``'end'`` row of ``<id>_segments.arff`` (None when absent)."""
+    table = load_arff(path)
+    names = [name.lower() for name, _ in table["attributes"]]
+    if "mark" not in names:
+        raise DatasetError(f"{path}: no 'Mark' column; is this a segments.arff file?")
+    mark = names.index("mark")
+    for row in table["data"]:
+        if str(row[mark]).strip().lower() == "end":
+            try:
+                return float(row[0])
+            except (TypeError, ValueError) as exc:
+                raise DatasetError(f"{path}: the 'end' row has no time ({row[0]!r})") from exc
+    return None
+
+
+def index_files(root: Path) -> dict[str, list[Path]]:
+    """File name -> every path with that name under ``root``."""
+    index: dict[str, list[Path]] = {}
+    for path in walk_files(root):
+        index.setdefault(path.name, []).append(path)
+    return index
+
+
+def find_one(index: dict[str, list[Path]], names: list[str], track_id: str) -> Path | None:
+    """The single file with one of ``names``; a duplicate is a DatasetError."""
+    found = [path for name in names for path in index.get(name, [])]
+    if len(found) > 1:
+        raise DatasetError(
+            f"{len(found)} files for one role of song {track_id}: {', '.join(map(str, found))}; keep one of them"
+        )
+    return found[0] if found else None
+
+
+def song_ids(index: dict[str, list[Path]]) -> list[str]:
+    """Ids of the songs that have an onsets annotation or a mix."""
+    suffixes = ["_onsets.arff"] + [f"_mix{ext}" for ext in MIX_EXTENSIONS]
+    ids = {name[: -len(s)] for name in index for s in suffixes if name.endswith(s) and len(name) > len(s)}
+    return sorted(ids)
+
+
+def read_aam(
+    root: str | Path,
+    *,
+    taxonomy: str | None = None,
+    split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    merge_gap_s: float = 0.0,
+    min_event_s: float = 0.0,
+    events_from: str = "onsets",
+    dataset: str = "aam",
+) -> Iterator[Track | TrackProblem]:
+    """One Track (or TrackProblem) per AAM song under ``root``, sorted by id.
+
+    Options and the root are checked, and the files found, before this returns.
+
+    Parameters
+    ----------
+    root : str or Path
+        Folder holding the AAM files, flat or in sub-folders.
+    taxonomy : {None, "aam"}
+        AAM has one vocabulary, :data:`~pipeline.readers.taxonomy.AAM_INSTRUMENTS`.
+    split_ratios : (train, validation, test)
+        Ratios of the deterministic split by song id.
+    merge_gap_s, min_event_s : float
+        Optional event smoothing (see :class:`~pipeline.readers.labels.EventOptions`).
+    events_from : {"onsets", "midi"}
+        Build activity from ``<id>_onsets.arff`` (default) or from ``<id>_<Instrument>.mid``.
+    dataset : str
+        Name written to ``Track.dataset`` (``"demo"`` for the generated corpus).
+
+    Raises
+    ------
+    DatasetError
+        ``root`` is not a directory or holds no AAM song, or an option is invalid.
+    """
+    root = check_root(root, dataset)
+    vocabulary = fixed_taxonomy("aam", taxonomy, AAM_INSTRUMENTS)
+    options = EventOptions(merge_gap_s=merge_gap_s, min_event_s=min_event_s)
+    if events_from not in ("onsets", "midi"):
+        raise DatasetError(f"events_from must be 'onsets' or 'midi', got {events_from!r}")
+    deterministic_split("check", split_ratios)  # validates the ratios before any work
+    index = index_files(root)
+    ids = song_ids(index)
+    if not ids:
+        raise DatasetError(
+            f"{root}: no AAM song found (no <id>_onsets.arff or <id>_mix.flac under it); check the path"
+        )
+    return (
+        read_song(root, index, track_id, vocabulary.classes, options, events_from, split_ratios, dataset)
+        for track_id in ids
+    )
+
+
+def read_song(
+    root: Path,
+    index: dict[str, list[Path]],
+    track_id: str,
+    classes: tuple[str, ...],
+    options: EventOptions,
+    events_from: str,
+    split_ratios: tuple[float, float, float],
+    dataset: str,
+) -> Track | TrackProblem:
+    """One AAM song, or the problem that keeps it out."""
+    try:
+        mix = find_one(index, [f"{track_id}_mix{ext}" for ext in MIX_EXTENSIONS], track_id)
+        annotations = {
+            kind: find_one(index, [f"{track_id}_{kind}.arff"], track_id) for kind in ANNOTATION_KINDS
+        }
+        stems = {
+            name: path
+            for name in classes
+            if (path := find_one(index, [f"{track_id}_{name}{ext}" for ext in MIX_EXTENSIONS], track_id))
+        }
+        midis = {name: path for name in classes if (path := find_one(index, [f"{track_id}_{name}.mid"], track_id))}
+    except DatasetError as exc:
+        return TrackProblem(track_id, root, str(exc))
+    onsets_path = annotations["onsets"]
+    if mix is None:
+        where = onsets_path or root
+        return TrackProblem(
+            track_id, where, f"no mix audio {track_id}_mix.flac/.wav/.mp3 for song {track_id}; download the audio"
+        )
+    if onsets_path is None:
+        return TrackProblem(
+            track_id, mix, f"annotation {track_id}_onsets.arff is missing; download the AAM annotations"
+        )
+    header = audio_header(track_id, mix)
+    if isinstance(header, TrackProblem):
+        return header
+    duration, sample_rate = header
+    current = onsets_path
+    try:
+        events, annotated_end = onset_events(onsets_path)
+        used = [onsets_path, mix]
+        if annotations["segments"] is not None:
+            current = annotations["segments"]
+            end = segments_end(current)
+            if end is not None and annotated_end > end + END_TOLERANCE_S:
+                raise DatasetError(
+                    f"{onsets_path} ends at {annotated_end:.3f} s but the segments 'end' is {end:.3f} s; "
+                    "the two annotations are from different songs"
+                )
+            used.append(current)
+        if annotations["beatinfo"] is not None:
+            current = annotations["beatinfo"]
+            load_arff(current, data_optional=True)
+            used.append(current)
+        if events_from == "midi":
+            if not midis:
+                raise DatasetError(f"no <id>_<Instrument>.mid files for song {track_id}; use events_from='onsets'")
+            events = []
+            for name, path in midis.items():
+                current = path
+                notes = midi_note_intervals(path)
+                events.extend(Event(name, on, off) for on, off in notes)
+                annotated_end = max(annotated_end, max(off for _, off in notes))
+            used.extend(midis.values())
+        current = mix
+        hashes = hash_sources(used, root)
+    except (DatasetError, OSError) as exc:
+        return TrackProblem(track_id, current, error_message(exc, current))
+    if annotated_end > duration + END_TOLERANCE_S:
+        log.warning("%s: annotations run to %.2f s but the audio lasts %.2f s; events are cut there",
+                    mix, annotated_end, duration)
+    cleaned = clean_events(events, options=options, end=duration)
+    return Track(
+        track_id=track_id,
+        dataset=dataset,
+        audio=mix,
+        duration=duration,
+        sample_rate=sample_rate,
+        split=deterministic_split(track_id, split_ratios),
+        classes=classes,
+        source_hashes=hashes,
+        stems=stems,
+        **strong_label_fields(cleaned, classes),
+    )

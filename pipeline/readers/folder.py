@@ -1,0 +1,95 @@
+"""Reader for any folder of audio files (unlabelled songs to predict on).
+
+Every ``.wav``, ``.flac``, ``.ogg``, ``.mp3`` (and ``.aiff``) file under the root, at any
+depth, is one track; other files are skipped silently, and so are hidden files such as
+macOS ``._song.wav`` resource forks.  Directory links are not followed (no link loops).
+The track id is the path relative to the root without its extension; when two files differ
+only by extension (``a.wav``, ``a.flac``) both keep their extension in the id.
+
+Tracks are unlabelled: no classes, no events, every clip label unknown.  Their split is
+``test`` (they are for prediction) unless ``split="deterministic"`` asks for the
+track-id split.  Source hashes cover the audio file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from pipeline.audio import AUDIO_EXTENSIONS
+from pipeline.readers.files import audio_header, check_root, relative_name, walk_files
+from pipeline.track import SPLITS, DatasetError, Track, TrackProblem, deterministic_split, file_hash
+
+
+def read_folder(
+    root: str | Path,
+    *,
+    taxonomy: str | None = None,
+    split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    split: str = "test",
+    dataset: str = "folder",
+) -> Iterator[Track | TrackProblem]:
+    """One unlabelled Track (or TrackProblem) per audio file under ``root``.
+
+    Options and the root are checked, and the files found, before this returns.
+
+    Parameters
+    ----------
+    root : str or Path
+        Any folder.
+    taxonomy : None
+        Folders have no labels, hence no vocabulary.
+    split : str
+        ``"test"`` (default), ``"train"``, ``"validation"``, or ``"deterministic"`` to
+        split by track id with ``split_ratios``.
+
+    Raises
+    ------
+    DatasetError
+        ``root`` is not a directory or holds no audio file.
+    """
+    root = check_root(root, dataset)
+    if taxonomy is not None:
+        raise DatasetError(f"a folder of audio files has no labels, so no taxonomy; got {taxonomy!r}")
+    if split not in (*SPLITS, "deterministic"):
+        raise DatasetError(f"split must be one of {', '.join(SPLITS)} or 'deterministic', got {split!r}")
+    deterministic_split("check", split_ratios)
+    files = [path for path in walk_files(root) if path.suffix.lower() in AUDIO_EXTENSIONS]
+    if not files:
+        raise DatasetError(
+            f"{root}: no audio file ({', '.join(AUDIO_EXTENSIONS)}) found under it; check the path"
+        )
+    return _read_files(root, files, split, split_ratios, dataset)
+
+
+def _read_files(
+    root: Path, files: list[Path], split: str, split_ratios: tuple[float, float, float], dataset: str
+) -> Iterator[Track | TrackProblem]:
+    stems = Counter(PurePosixPath(relative_name(path, root)).with_suffix("").as_posix() for path in files)
+    for path in files:
+        name = relative_name(path, root)
+        track_id = PurePosixPath(name).with_suffix("").as_posix()
+        if stems[track_id] > 1:
+            track_id = name
+        header = audio_header(track_id, path)
+        if isinstance(header, TrackProblem):
+            yield header
+            continue
+        duration, sample_rate = header
+        try:
+            hashes = {name: file_hash(path)}
+        except OSError as exc:
+            yield TrackProblem(track_id, path, f"cannot read the audio ({exc})")
+            continue
+        yield Track(
+            track_id=track_id,
+            dataset=dataset,
+            audio=path,
+            duration=duration,
+            sample_rate=sample_rate,
+            split=deterministic_split(track_id, split_ratios) if split == "deterministic" else split,
+            classes=(),
+            source_hashes=hashes,
+            strong_labels=False,
+        )

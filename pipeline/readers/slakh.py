@@ -1,0 +1,234 @@
+"""Slakh2100 / Slakh2100-redux / BabySlakh reader.
+
+Layout: ``TrackXXXXX/{metadata.yaml, all_src.mid, MIDI/SXX.mid, stems/SXX.flac|wav,
+mix.flac|wav}``, either under ``train/``, ``validation/``, ``test/`` and ``omitted/`` (the
+folder is the split) or flat (then the split is deterministic from the track id).
+
+A stem counts when both its MIDI and its audio file exist: the ``audio_rendered`` and
+``midi_saved`` flags in ``metadata.yaml`` are not reliable (BabySlakh sets them all false).
+``audio_dir`` / ``midi_dir`` in the metadata are relative to the track folder (BabySlakh,
+``stems``) or start with the track's own name (redux, ``Track00001/stems``); both work, and
+a directory that resolves outside the dataset root is refused.
+
+Each counted stem's notes (pretty_midi, note on to note off) become events of the stem's
+class in the chosen taxonomy (:mod:`pipeline.readers.taxonomy`); a class is active over the
+union of its stems' notes.  Stems whose program has no class in the taxonomy are left out
+of the labels (only possible with ``slakh34``).
+
+Source hashes cover ``metadata.yaml``, the MIDI of every counted stem and the mix audio.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+import yaml
+
+from pipeline.readers.files import (
+    audio_header,
+    check_root,
+    error_message,
+    hash_sources,
+    inside_root,
+    walk_files,
+)
+from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
+from pipeline.readers.midi import midi_note_intervals
+from pipeline.readers.taxonomy import Taxonomy, slakh_taxonomy
+from pipeline.track import DatasetError, Event, Track, TrackProblem, deterministic_split
+
+log = logging.getLogger(__name__)
+
+SPLIT_FOLDERS = ("train", "validation", "test", "omitted")
+AUDIO_EXTENSIONS = (".flac", ".wav")
+
+
+def load_metadata(path: Path) -> dict:
+    """``metadata.yaml`` as a dict, checked for the fields the reader needs.
+
+    Raises
+    ------
+    DatasetError
+        Unreadable YAML, no ``stems`` mapping, or a stem without ``program_num``.
+    """
+    try:
+        metadata = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DatasetError(f"{path}: cannot read the track metadata ({exc}); re-download the track") from exc
+    if not isinstance(metadata, dict):
+        raise DatasetError(f"{path}: expected a YAML mapping with a 'stems' entry; re-download the track")
+    stems = metadata.get("stems")
+    if not isinstance(stems, dict) or not stems:
+        raise DatasetError(f"{path}: field 'stems' is missing or empty; re-download the track")
+    for name, stem in stems.items():
+        if not isinstance(stem, dict) or "program_num" not in stem:
+            raise DatasetError(f"{path}: stem {name!r} has no field 'program_num'; re-download the track")
+        try:
+            int(stem["program_num"])
+        except (TypeError, ValueError) as exc:
+            raise DatasetError(f"{path}: stem {name!r} has program_num {stem['program_num']!r}, not a number") from exc
+    for key in ("audio_dir", "midi_dir"):
+        if metadata.get(key) is not None and not isinstance(metadata[key], str):
+            raise DatasetError(f"{path}: field {key!r} should be a folder name, got {metadata[key]!r}")
+    return metadata
+
+
+def resolve_track_dir(track_dir: Path, value: str, root: Path, field: str, metadata_path: Path) -> Path:
+    """A metadata folder (``stems`` or ``Track00001/stems``) as a path inside ``root``."""
+    parts = PurePosixPath(value.replace("\\", "/")).parts
+    if parts and parts[0] == track_dir.name:
+        parts = parts[1:]
+    folder = track_dir.joinpath(*parts) if parts else track_dir
+    if PurePosixPath(value).is_absolute() or not inside_root(folder, root):
+        raise DatasetError(
+            f"{metadata_path}: {field} {value!r} is absolute or points outside the dataset root {root}; "
+            "refusing to read it (expected a folder inside the track, like 'stems')"
+        )
+    return folder
+
+
+def find_audio(folder: Path, stem: str) -> Path | None:
+    """``<folder>/<stem>.flac`` or ``.wav``, whichever exists first."""
+    for ext in AUDIO_EXTENSIONS:
+        path = folder / f"{stem}{ext}"
+        if path.is_file():
+            return path
+    return None
+
+
+def track_dirs(root: Path) -> list[Path]:
+    """Folders under ``root`` (or ``root`` itself) that hold a ``metadata.yaml``."""
+    return sorted({path.parent for path in walk_files(root) if path.name == "metadata.yaml"})
+
+
+def read_slakh(
+    root: str | Path,
+    *,
+    taxonomy: str | None = None,
+    split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    merge_gap_s: float = 0.0,
+    min_event_s: float = 0.0,
+    dataset: str = "slakh",
+) -> Iterator[Track | TrackProblem]:
+    """One Track (or TrackProblem) per Slakh track folder under ``root``.
+
+    Options and the root are checked, and the track folders found, before this returns.
+
+    Parameters
+    ----------
+    root : str or Path
+        ``slakh2100_flac_redux/``, ``babyslakh_16k/``, one split folder or one track folder.
+    taxonomy : {"inst_class", "program", "slakh34"}, optional
+        Class vocabulary (default ``inst_class``, the 17 General MIDI families).
+    split_ratios : (train, validation, test)
+        Used only for tracks that are not under a split folder.
+    merge_gap_s, min_event_s : float
+        Optional event smoothing (see :class:`~pipeline.readers.labels.EventOptions`).
+    dataset : str
+        Name written to ``Track.dataset`` (``"demo"`` for the generated corpus).
+
+    Raises
+    ------
+    DatasetError
+        ``root`` is not a directory or holds no track folder, or an option is invalid.
+    """
+    root = check_root(root, dataset)
+    vocabulary = slakh_taxonomy(taxonomy)
+    options = EventOptions(merge_gap_s=merge_gap_s, min_event_s=min_event_s)
+    deterministic_split("check", split_ratios)
+    folders = track_dirs(root)
+    if not folders:
+        raise DatasetError(f"{root}: no Slakh track found (no TrackXXXXX/metadata.yaml under it); check the path")
+    return _read_tracks(root, folders, vocabulary, options, split_ratios, dataset)
+
+
+def _read_tracks(
+    root: Path,
+    folders: list[Path],
+    vocabulary: Taxonomy,
+    options: EventOptions,
+    split_ratios: tuple[float, float, float],
+    dataset: str,
+) -> Iterator[Track | TrackProblem]:
+    seen: dict[str, Path] = {}
+    for folder in folders:
+        track_id = folder.name
+        if track_id in seen:
+            yield TrackProblem(
+                track_id, folder, f"track id {track_id} also used by {seen[track_id]}; keep one copy"
+            )
+            continue
+        seen[track_id] = folder
+        yield read_track(root, folder, vocabulary, options, split_ratios, dataset)
+
+
+def read_track(
+    root: Path,
+    folder: Path,
+    vocabulary: Taxonomy,
+    options: EventOptions,
+    split_ratios: tuple[float, float, float],
+    dataset: str,
+) -> Track | TrackProblem:
+    """One Slakh track folder, or the problem that keeps it out."""
+    track_id = folder.name
+    metadata_path = folder / "metadata.yaml"
+    try:
+        metadata = load_metadata(metadata_path)
+        audio_dir = resolve_track_dir(folder, metadata.get("audio_dir") or "stems", root, "audio_dir", metadata_path)
+        midi_dir = resolve_track_dir(folder, metadata.get("midi_dir") or "MIDI", root, "midi_dir", metadata_path)
+    except DatasetError as exc:
+        return TrackProblem(track_id, metadata_path, error_message(exc, metadata_path))
+    mix = find_audio(folder, "mix")
+    if mix is None:
+        return TrackProblem(track_id, folder / "mix.flac", "mix audio (mix.flac or mix.wav) is missing; download it")
+    header = audio_header(track_id, mix)
+    if isinstance(header, TrackProblem):
+        return header
+    duration, sample_rate = header
+
+    events: list[Event] = []
+    stems: dict[str, Path] = {}
+    used = [metadata_path]
+    for stem_name in sorted(metadata["stems"]):
+        stem = metadata["stems"][stem_name]
+        midi_path = midi_dir / f"{stem_name}.mid"
+        audio_path = find_audio(audio_dir, str(stem_name))
+        if audio_path is None or not midi_path.is_file():
+            continue  # not rendered or not saved: the flags in metadata.yaml are not trusted
+        stems[str(stem_name)] = audio_path
+        label = vocabulary.class_of_program(int(stem["program_num"]), is_drum=bool(stem.get("is_drum", False)))
+        try:
+            notes = midi_note_intervals(midi_path)
+        except DatasetError as exc:
+            return TrackProblem(track_id, midi_path, error_message(exc, midi_path))
+        used.append(midi_path)
+        if label is None:
+            log.debug("%s: program %s has no %s class; stem left out of the labels",
+                      midi_path, stem["program_num"], vocabulary.name)
+            continue
+        events.extend(Event(label, onset, offset) for onset, offset in notes)
+    if not stems:
+        return TrackProblem(
+            track_id, metadata_path, f"no stem has both its MIDI in {midi_dir} and its audio in {audio_dir}"
+        )
+    try:
+        hashes = hash_sources([*used, mix], root)
+    except OSError as exc:
+        return TrackProblem(track_id, folder, f"cannot read a source file ({exc})")
+    split = folder.parent.name if folder.parent.name in SPLIT_FOLDERS else None
+    cleaned = clean_events(events, options=options, end=duration)
+    return Track(
+        track_id=track_id,
+        dataset=dataset,
+        audio=mix,
+        duration=duration,
+        sample_rate=sample_rate,
+        split=split or deterministic_split(track_id, split_ratios),
+        classes=vocabulary.classes,
+        source_hashes=hashes,
+        stems=stems,
+        **strong_label_fields(cleaned, vocabulary.classes),
+    )
