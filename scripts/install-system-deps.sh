@@ -2,14 +2,16 @@
 # Installs the Debian packages instrec needs, only when they are missing.
 #   fluidsynth          renders the demo corpus (MIDI -> audio)
 #   fluid-soundfont-gm  FluidR3_GM.sf2, the second General MIDI soundfont of the demo corpus
+#   musescore-general-soundfont-small  MuseScore_General_Lite.sf3, a third GM sample set
 #   libsndfile1         FLAC/WAV/OGG decoding for soundfile
 # Without root: ask an administrator to run
-#   apt-get install fluidsynth fluid-soundfont-gm libsndfile1
+#   apt-get install fluidsynth fluid-soundfont-gm musescore-general-soundfont-small libsndfile1
 # or install FluidSynth yourself and point INSTREC_SOUNDFONTS at .sf2 files.
 set -euo pipefail
 need=()
 command -v fluidsynth >/dev/null 2>&1 || need+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(fluid-soundfont-gm)
+[ -f /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 ] || need+=(musescore-general-soundfont-small)
 ldconfig -p 2>/dev/null | grep -q 'libsndfile\.so' || need+=(libsndfile1)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -1,0 +1,448 @@
+"""The demo corpus: composition, annotation formats, rendering, layouts, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import json
+import shutil
+from pathlib import Path
+
+import arff
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile
+import yaml
+
+from pipeline.demo.composer import Note, Part, Song, compose_song
+from pipeline.demo.corpus import assign_soundfonts, compose_corpus, generate_corpus, track_id_for
+from pipeline.demo.effects import apply_effects, biquad, draw_effects
+from pipeline.demo.instruments import AAM_INSTRUMENTS, AAM_VOICES, SLAKH_VOICES, gm_class
+from pipeline.demo.layouts import arff_time, onsets_arff, segments_arff
+from pipeline.demo.midi import midi_bytes, song_midi, stem_midi
+from pipeline.demo.render import RenderError, check_soundfont, find_soundfonts, render_stems
+from pipeline.track import InstrecError, deterministic_split
+
+needs_fluidsynth = pytest.mark.skipif(
+    shutil.which("fluidsynth") is None,
+    reason="the `fluidsynth` program is not installed (Debian: apt-get install fluidsynth)",
+)
+SR = 22050
+FRAME = 512 / 22050
+
+# Column names of AAM's onsets.arff, copied from a file written by the ArtificialSongGenerator.
+AAM_COLUMNS = (
+    "AcousticGuitar AltoSax Balalaika BrightPiano Cello Clarinet DoubleBassArco DoubleBassPizz "
+    "Drums ElectricBass ElectricGuitarClean ElectricGuitarCrunch ElectricGuitarLead ElectricPiano "
+    "Erhu Flugelhorn Flute Fujara Jinghu MorinKhuur OrganBass PanFlute Piano Shakuhachi Sitar "
+    "TenorSax Trombone Trumpet Ukulele Viola Violin"
+).split()
+
+
+def _notes_by_label(song: Song) -> dict[str, list[tuple[int, float, float]]]:
+    return {
+        part.label: sorted((n.pitch, song.seconds_at(n.start), song.seconds_at(n.end)) for n in part.notes)
+        for part in song.parts
+    }
+
+
+def _parse_onsets(text: str) -> dict[str, list[tuple[int, float, float]]]:
+    """Per instrument, (key, on, off) from onsets.arff rows (independent of the readers)."""
+    data = arff.loads(text)
+    names = [name.removeprefix("Onset events of ") for name, _ in data["attributes"][1:]]
+    open_keys: dict[str, dict[int, float]] = {name: {} for name in names}
+    notes: dict[str, list[tuple[int, float, float]]] = {name: [] for name in names}
+    for row in data["data"]:
+        time = float(row[0])
+        for name, cell in zip(names, row[1:]):
+            tokens = [t for t in cell.strip("[]").split(",") if t]
+            struck = {int(t[1:]) for t in tokens if t.startswith("+")}
+            held = {int(t) for t in tokens if not t.startswith("+")}
+            for key in list(open_keys[name]):
+                if key not in held:  # released, or struck again
+                    notes[name].append((key, open_keys[name].pop(key), time))
+            for key in struck:
+                open_keys[name][key] = time
+            assert held <= set(open_keys[name]), f"{name}: held key without onset at {time}"
+    assert not any(open_keys.values()), "a key is still sounding after the last row"
+    return {name: sorted(found) for name, found in notes.items() if found}
+
+
+def _assert_same_notes(expected, found, tol):
+    assert set(expected) == set(found)
+    for label in expected:
+        assert len(expected[label]) == len(found[label]), label
+        for (p1, on1, off1), (p2, on2, off2) in zip(expected[label], found[label]):
+            assert p1 == p2, (label, on1)
+            assert abs(on1 - on2) <= tol and abs(off1 - off2) <= tol, (label, p1, on1, off1, on2, off2)
+
+
+# ---------------------------------------------------------------- composition (no audio)
+
+
+def test_composition_is_deterministic_and_seed_dependent():
+    first = compose_corpus(layout="aam", songs=3, seconds=10, seed=7)
+    again = compose_corpus(layout="aam", songs=3, seconds=10, seed=7)
+    other = compose_corpus(layout="aam", songs=3, seconds=10, seed=8)
+    assert first == again
+    assert first != other
+    for a, b in zip(first, again):
+        assert midi_bytes(song_midi(a)) == midi_bytes(song_midi(b))
+        assert onsets_arff(a, "0001") == onsets_arff(b, "0001")
+    # song i does not depend on how many songs the corpus has
+    assert compose_corpus(layout="aam", songs=1, seconds=10, seed=7)[0] == first[0]
+
+
+@pytest.mark.parametrize("layout", ["aam", "slakh"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_twenty_songs_use_at_least_twelve_classes(layout, seed):
+    songs = compose_corpus(layout=layout, songs=20, seconds=20, seed=seed)
+    classes = {label for song in songs for label in song.labels}
+    assert len(classes) >= 12, sorted(classes)
+    # instrumentation varies from song to song
+    assert len({song.labels for song in songs}) >= 15
+    assert len({song.bpm for song in songs}) >= 10 and len({song.key for song in songs}) >= 6
+
+
+@pytest.mark.parametrize("voices", [AAM_VOICES, SLAKH_VOICES], ids=["aam", "slakh"])
+def test_songs_are_well_formed(voices):
+    for i in range(15):
+        song = compose_song(np.random.default_rng([3, i]), seconds=8.0, voices=voices)
+        roles = [p.role for p in song.parts]
+        assert "chords" in roles and "melody" in roles
+        assert len(set(song.labels)) == len(song.labels)
+        assert len({p.voice.program for p in song.parts}) == len(song.parts)
+        for part in song.parts:
+            assert part.notes
+            last_end: dict[int, int] = {}
+            for note in sorted(part.notes, key=lambda n: (n.start, n.pitch)):
+                assert 0 <= note.start < note.end and 0 < note.velocity <= 127
+                assert song.seconds_at(note.end) <= song.seconds - 0.5 + 1e-9
+                assert note.start >= last_end.get(note.pitch, 0), "same key overlaps itself"
+                last_end[note.pitch] = note.end
+                if not part.voice.is_drum:
+                    assert part.voice.low <= note.pitch <= part.voice.high
+
+
+def test_slakh_classes_follow_the_gm_table():
+    assert gm_class(0) == "Piano" and gm_class(48) == "Strings (continued)"
+    assert gm_class(115) == "Percussive" and gm_class(120) == "Sound effects"
+    assert gm_class(100) == "Sound Effects" and gm_class(128) == "Drums"
+    for voice in SLAKH_VOICES:
+        assert voice.label == gm_class(voice.program)
+    assert [v.label for v in AAM_VOICES] == AAM_COLUMNS == list(AAM_INSTRUMENTS)
+    with pytest.raises(ValueError, match="0..128"):
+        gm_class(129)
+
+
+def test_onsets_arff_has_the_generator_format_and_the_composed_notes():
+    song = compose_corpus(layout="aam", songs=2, seconds=12, seed=5)[1]
+    text = onsets_arff(song, "0042")
+    lines = text.splitlines()
+    assert lines[0] == "@RELATION 'Onset events in 0042'"
+    assert lines[2] == "@ATTRIBUTE 'Onset time in seconds' NUMERIC"
+    assert lines[3:34] == [f"@ATTRIBUTE 'Onset events of {name}' STRING" for name in AAM_COLUMNS]
+    assert lines[35] == "@DATA"
+    assert all(line.count(",") >= 31 for line in lines[36:])
+    _assert_same_notes(_notes_by_label(song), _parse_onsets(text), tol=1e-5)
+    # a row at every note-on or note-off time, nothing else
+    ticks = {t for p in song.parts for n in p.notes for t in (n.start, n.end)}
+    assert len(lines) - 36 == len(ticks)
+
+
+def test_arff_times_are_printed_like_the_generator():
+    # times of ArtificialSongGenerator output at 722891 us per beat, 128 ticks per beat
+    seconds_per_tick = 722891 / (1e6 * 128)
+    printed = {0: "0.0", 64: "0.361445", 192: "1.084336", 704: "3.9759", 1472: "8.313246",
+               2496: "14.096374", 1600: "9.036137", 2112: "11.927701"}  # fmt: skip
+    assert {tick: arff_time(tick * seconds_per_tick) for tick in printed} == printed
+    assert arff_time(1.0) == "1.0" and arff_time(0.5 + 1e-12) == "0.5"
+
+
+def test_onsets_arff_marks_retriggered_and_held_keys():
+    piano = next(v for v in AAM_VOICES if v.label == "Piano")
+    notes = (Note(60, 90, 0, 480), Note(64, 90, 0, 960), Note(60, 90, 480, 960))
+    song = Song(120, 500000, 480, 0, "maj", 2.0, (Part("chords", piano, notes),), ())
+    rows = onsets_arff(song, "0001").splitlines()[36:]
+    column = AAM_COLUMNS.index("Piano") + 1
+    parsed = [row[column] for row in arff.loads(onsets_arff(song, "0001"))["data"]]
+    assert [r.split(",")[0] for r in rows] == ["0.0", "0.5", "1.0"]
+    assert parsed == ["[+60,+64]", "[+60,64]", "[]"]
+
+
+def test_segments_arff_parses():
+    song = compose_corpus(layout="aam", songs=1, seconds=20, seed=2)[0]
+    data = arff.loads(segments_arff(song, "0007"))
+    assert data["relation"] == "Segment information of 0007"
+    names = ["Start time in seconds", "Mark", "Tempo", "Key", "Instruments", "Generator"]
+    assert [a[0] for a in data["attributes"]] == names
+    rows = data["data"]
+    assert rows[0][0] == 0.0 and rows[-1][1:] == ["end", 0.0, "", "[]", "[]"]
+    assert all(row[2] == song.bpm and row[3] == song.key for row in rows[:-1])
+    playing = {name for row in rows[:-1] for name in row[4].strip("[]").split(",")}
+    assert playing == set(song.labels)
+
+
+def test_stem_midi_holds_the_notes_and_program():
+    song = compose_corpus(layout="slakh", songs=1, seconds=8, seed=4)[0]
+    for part in song.parts:
+        for single in (False, True):
+            data = midi_bytes(stem_midi(song, part, single_track=single))
+            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+            (inst,) = pm.instruments
+            assert inst.is_drum == part.voice.is_drum
+            if not part.voice.is_drum:
+                assert inst.program == part.voice.program
+            got = sorted((n.pitch, round(n.start, 6), round(n.end, 6)) for n in inst.notes)
+            want = sorted(
+                (n.pitch, round(song.seconds_at(n.start), 6), round(song.seconds_at(n.end), 6))
+                for n in part.notes
+            )
+            assert got == want
+
+
+# ---------------------------------------------------------------- effects, soundfonts
+
+
+def test_effects_are_linear_seeded_and_peak_normalised():
+    rng = np.random.default_rng(0)
+    stems = rng.standard_normal((3, 4000)).astype(np.float32) * 0.1
+    settings = draw_effects(np.random.default_rng(1), n_stems=3)
+    assert settings == draw_effects(np.random.default_rng(1), n_stems=3)
+    assert json.loads(json.dumps(settings)) == settings
+    settings["reverb"] = {"rt60": 0.2, "wet": 0.3, "seed": 5}
+    out = apply_effects(stems, settings, sr=SR)
+    assert out.shape == stems.shape and out.dtype == np.float32
+    assert np.abs(out.sum(axis=0)).max() == pytest.approx(10 ** (-1 / 20), rel=1e-5)
+    alone = apply_effects(stems[:1], {**settings, "stem_gain_db": settings["stem_gain_db"][:1]}, sr=SR)
+    scale = out[0].std() / alone[0].std()  # same chain, only the normalisation differs
+    np.testing.assert_allclose(out[0], alone[0] * scale, atol=1e-5)
+    off = apply_effects(stems, draw_effects(rng, n_stems=3, enabled=False), sr=SR)
+    np.testing.assert_allclose(off / off[0].std(), stems / stems[0].std(), rtol=1e-4, atol=1e-4)
+
+
+def test_biquads_have_the_requested_gain():
+    from scipy import signal
+
+    cases = (("peaking", 1000.0, 1000.0), ("lowshelf", 200.0, 20.0), ("highshelf", 4000.0, 10000.0))
+    for kind, freq, probe in cases:
+        sos = biquad(kind, freq=freq, gain_db=6.0, q=0.707, sr=SR)
+        _, response = signal.sosfreqz(sos, worN=[probe], fs=SR)
+        assert 20 * np.log10(abs(response[0])) == pytest.approx(6.0, abs=0.3), kind
+    with pytest.raises(ValueError, match="unknown filter kind"):
+        biquad("notch", freq=1000.0, gain_db=0.0, q=1.0, sr=SR)
+
+
+def test_soundfont_discovery_and_errors(tmp_path, monkeypatch):
+    fake = tmp_path / "mine.sf2"
+    fake.write_bytes(b"RIFF\0\0\0\0sfbk")
+    found = find_soundfonts(environ={"INSTREC_SOUNDFONTS": str(fake)})
+    assert found[0] == fake.resolve()
+    with pytest.raises(RenderError, match="INSTREC_SOUNDFONTS"):
+        find_soundfonts(environ={"INSTREC_SOUNDFONTS": str(tmp_path / "missing.sf2")})
+    bad = tmp_path / "bad.sf2"
+    bad.write_bytes(b"not a soundfont")
+    with pytest.raises(RenderError, match="bad.sf2: not a SoundFont 2 file"):
+        check_soundfont(bad)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(RenderError, match="apt-get install fluidsynth"):
+        generate_corpus(tmp_path / "out", songs=1, seconds=2)
+
+
+def test_soundfont_assignment_modes():
+    fonts = [Path("a.sf2"), Path("b.sf2"), Path("c.sf2")]
+    ids = [track_id_for("aam", i) for i in range(30)]
+    splits = [deterministic_split(t) for t in ids]
+    cycled = assign_soundfonts(ids, splits, fonts, mode="cycle", seed=0)
+    assert cycled[:4] == [fonts[0], fonts[1], fonts[2], fonts[0]]
+    held = assign_soundfonts(ids, splits, fonts, mode="holdout", seed=0)
+    assert "test" in splits
+    assert all((font == fonts[2]) == (split == "test") for font, split in zip(held, splits))
+    drawn = assign_soundfonts(ids, splits, fonts, mode="random", seed=3)
+    assert drawn == assign_soundfonts(ids, splits, fonts, mode="random", seed=3)
+    assert len(set(drawn)) == 3
+    with pytest.raises(InstrecError, match="at least two soundfonts"):
+        assign_soundfonts(ids, splits, fonts[:1], mode="holdout", seed=0)
+    with pytest.raises(InstrecError, match="--songs"):
+        generate_corpus("unused", songs=0)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+@needs_fluidsynth
+def test_rendered_notes_start_at_their_midi_times():
+    """No leading offset: onsets found in the audio match the MIDI note times."""
+    piano = next(v for v in AAM_VOICES if v.label == "Piano")
+    drums = next(v for v in AAM_VOICES if v.label == "Drums")
+    song = Song(
+        120, 500000, 480, 0, "maj", 2.0,
+        (Part("chords", piano, (Note(60, 100, 0, 240), Note(67, 100, 960, 1200))),
+         Part("drums", drums, (Note(38, 100, 480, 540),))),
+        (),
+    )  # fmt: skip
+    hop = 64
+    for soundfont in find_soundfonts():
+        stems = render_stems(song, soundfont, sr=SR)
+        assert stems.shape == (2, 2 * SR)
+        frames = stems[:, : stems.shape[1] // hop * hop].reshape(2, -1, hop)
+        energy = np.sqrt(np.mean(frames**2, axis=-1))
+
+        def onset_near(row, t0):
+            """First frame within 0.3 s of t0 above 30 % of the window's peak, in seconds."""
+            lo, hi = max(0, int((t0 - 0.3) * SR / hop)), int((t0 + 0.3) * SR / hop)
+            window = energy[row, lo:hi]
+            return (lo + np.flatnonzero(window > 0.3 * window.max())[0]) * hop / SR
+
+        assert onset_near(0, 0.0) == pytest.approx(0.0, abs=0.02), soundfont.name
+        assert onset_near(0, 1.0) == pytest.approx(1.0, abs=0.02), soundfont.name
+        assert onset_near(1, 0.5) == pytest.approx(0.5, abs=0.02), soundfont.name
+        assert energy[1, : int(0.45 * SR / hop)].max() < 1e-3 * energy[1].max()  # silent before the hit
+        assert energy[0, int(1.0 * SR / hop) - 8 : int(1.0 * SR / hop) - 2].max() < 0.3 * energy[0].max()
+
+
+@pytest.fixture(scope="module")
+def aam_corpus(tmp_path_factory):
+    if shutil.which("fluidsynth") is None:
+        pytest.skip("the `fluidsynth` program is not installed (Debian: apt-get install fluidsynth)")
+    out = tmp_path_factory.mktemp("demo") / "aam"
+    infos = generate_corpus(out, layout="aam", songs=2, seconds=4, seed=11)
+    return out, infos
+
+
+@pytest.fixture(scope="module")
+def slakh_corpus(tmp_path_factory):
+    if shutil.which("fluidsynth") is None:
+        pytest.skip("the `fluidsynth` program is not installed (Debian: apt-get install fluidsynth)")
+    out = tmp_path_factory.mktemp("demo") / "slakh"
+    infos = generate_corpus(out, layout="slakh", songs=2, seconds=4, seed=11, effects=False)
+    return out, infos
+
+
+def _tree_hashes(root: Path) -> dict[str, str]:
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def test_aam_layout_files_and_annotations(aam_corpus):
+    out, infos = aam_corpus
+    songs = compose_corpus(layout="aam", songs=2, seconds=4, seed=11)
+    assert [i["track_id"] for i in infos] == ["0001", "0002"]
+    assert len({i["soundfont"] for i in infos}) == min(2, len(find_soundfonts()))  # cycled
+    expected = set()
+    for info, song in zip(infos, songs):
+        tid = info["track_id"]
+        assert "problem" not in info and info["instruments"] == list(song.labels)
+        assert info["split"] == deterministic_split(tid)
+        expected |= {f"{tid}_{s}" for s in ("mix.flac", "onsets.arff", "segments.arff", "render.json")}
+        expected |= {f"{tid}_{label}.{ext}" for label in song.labels for ext in ("mid", "flac")}
+        found = _parse_onsets((out / f"{tid}_onsets.arff").read_text())
+        _assert_same_notes(_notes_by_label(song), found, tol=1e-5)
+        mix, sr = soundfile.read(out / f"{tid}_mix.flac", dtype="float32")
+        assert sr == SR and mix.shape == (4 * SR,) and np.abs(mix).max() > 0.5
+        stems = np.stack(
+            [soundfile.read(out / f"{tid}_{label}.flac", dtype="float32")[0] for label in song.labels]
+        )
+        assert np.abs(stems.sum(axis=0) - mix).max() < 1e-3  # the mix is the sum of the stems
+        render = json.loads((out / f"{tid}_render.json").read_text())
+        assert render["soundfont"] == info["soundfont"] and render["effects"]["enabled"] is True
+        assert [p["label"] for p in render["parts"]] == list(song.labels)
+    assert {p.name for p in out.iterdir()} == expected
+
+
+def test_slakh_layout_files_and_metadata(slakh_corpus):
+    out, infos = slakh_corpus
+    songs = compose_corpus(layout="slakh", songs=2, seconds=4, seed=11)
+    for info, song in zip(infos, songs):
+        tid, split = info["track_id"], info["split"]
+        track = out / split / tid
+        assert Path(info["path"]) == track and tid == track_id_for("slakh", info["index"])
+        stems = [f"S{i:02d}" for i in range(len(song.parts))]
+        assert {str(p.relative_to(track)) for p in track.rglob("*") if p.is_file()} == {
+            "metadata.yaml", "all_src.mid", "mix.flac", "render.json",
+            *(f"MIDI/{s}.mid" for s in stems), *(f"stems/{s}.flac" for s in stems),
+        }  # fmt: skip
+        meta = yaml.safe_load((track / "metadata.yaml").read_text())
+        assert meta["UUID"] == hashlib.md5((track / "all_src.mid").read_bytes()).hexdigest()
+        assert meta["audio_dir"] == f"{tid}/stems" and meta["midi_dir"] == f"{tid}/MIDI"
+        for name, part in zip(stems, song.parts):
+            entry = meta["stems"][name]
+            assert set(entry) == {
+                "audio_rendered", "inst_class", "integrated_loudness", "is_drum",
+                "midi_program_name", "midi_saved", "plugin_name", "program_num",
+            }  # fmt: skip
+            assert entry["inst_class"] == part.label == gm_class(entry["program_num"])
+            assert entry["is_drum"] == (entry["program_num"] == 128)
+            assert entry["plugin_name"] == Path(info["soundfont"]).name
+            pm = pretty_midi.PrettyMIDI(str(track / "MIDI" / f"{name}.mid"))
+            got = sorted((n.pitch, n.start, n.end) for n in pm.instruments[0].notes)
+            _assert_same_notes({part.label: _notes_by_label(song)[part.label]}, {part.label: got}, tol=1e-6)
+        assert len(pretty_midi.PrettyMIDI(str(track / "all_src.mid")).instruments) == len(song.parts)
+        render = json.loads((track / "render.json").read_text())
+        no_effects = {"enabled": False, "stem_gain_db": [0.0] * len(stems), "eq": [], "reverb": None}
+        assert render["effects"] == no_effects
+
+
+def test_same_seed_gives_identical_files(aam_corpus, tmp_path, caplog):
+    out, _ = aam_corpus
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    (again / "0001_mix.flac").write_bytes(b"overwritten")
+    generate_corpus(again, layout="aam", songs=2, seconds=4, seed=11)
+    assert _tree_hashes(again) == _tree_hashes(out)
+    assert "this run did not write" not in caplog.text
+    infos = generate_corpus(again, layout="aam", songs=1, seconds=4, seed=11, soundfonts=[_first_soundfont(out)])
+    assert _tree_hashes(again)["0001_onsets.arff"] == _tree_hashes(out)["0001_onsets.arff"]
+    assert [i["track_id"] for i in infos] == ["0001"]
+    assert "also holds 1 song(s) this run did not write (0002_render.json)" in caplog.text
+
+
+def _first_soundfont(out: Path) -> str:
+    return json.loads((out / "0001_render.json").read_text())["soundfont"]
+
+
+@needs_fluidsynth
+def test_cli_writes_a_corpus(tmp_path, capsys):
+    from pipeline.cli import main
+
+    code = main(["demo-corpus", str(tmp_path / "c"), "--songs", "1", "--seconds", "2", "--no-effects",
+                 "--layout", "slakh", "--seed", "3"])  # fmt: skip
+    assert code == 0
+    record = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert record["track_id"] == "Track00001"
+    assert (tmp_path / "c" / record["split"] / "Track00001" / "mix.flac").is_file()
+    assert main(["demo-corpus", str(tmp_path / "d"), "--sr", "100"]) == 2
+
+
+# ---------------------------------------------------------------- round trip through the readers
+
+
+def _readers_available() -> bool:
+    try:
+        return importlib.util.find_spec("pipeline.readers") is not None
+    except ImportError:
+        return False
+
+
+@pytest.mark.skipif(not _readers_available(), reason="pipeline.readers is not importable")
+@pytest.mark.parametrize("layout", ["aam", "slakh"])
+def test_readers_read_back_the_composed_events(layout, aam_corpus, slakh_corpus):
+    from pipeline.readers import read_dataset
+    from pipeline.track import Event, merge_events
+
+    out, infos = aam_corpus if layout == "aam" else slakh_corpus
+    songs = compose_corpus(layout=layout, songs=2, seconds=4, seed=11)
+    for dataset in (layout, "demo"):
+        tracks = {t.track_id: t for t in read_dataset(dataset, out)}
+        assert sorted(tracks) == [info["track_id"] for info in infos]
+        for info, song in zip(infos, songs):
+            track = tracks[info["track_id"]]
+            assert track.split == info["split"]
+            assert track.duration == pytest.approx(4.0, abs=1e-3) and track.sample_rate == SR
+            want = merge_events(Event(*e) for e in song.events())
+            got = merge_events(track.events)
+            assert [e.label for e in got] == [e.label for e in want]
+            for a, b in zip(want, got):
+                assert abs(a.onset - b.onset) <= FRAME and abs(a.offset - b.offset) <= FRAME, (a, b)
