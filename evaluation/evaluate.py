@@ -1,0 +1,366 @@
+"""Evaluate a trained run on a feature store split: the unit of work behind ``instrec evaluate``.
+
+:func:`evaluate` opens the store and the run, predicts every track of the split, scores the
+predictions at several levels (frame, 1 s segment, clip, dominant instrument), with the
+reported thresholds and with 0.5, raw and median-filtered, and writes ``metrics.json``, the
+figures and ``report.html`` into ``out``.  The store may hold another dataset than the run
+was trained on: classes are matched by name and the report lists the run's classes the store
+lacks.  Thresholds are tuned on the store's validation split, never on the reported one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from evaluation.clip import clip_metrics
+from evaluation.confusion import confusion_matrix, ranked_confusions
+from evaluation.dominant import dominant_accuracy, predicted_dominant, true_dominant
+from evaluation.frame import frame_metrics, per_class_metrics, ranking_metrics
+from evaluation.inputs import binarize
+from evaluation.plots import plot_confusion, plot_history, plot_per_class, plot_piano_roll
+from evaluation.report import write_report
+from evaluation.segment import segment_activity, segment_metrics
+from evaluation.smoothing import median_filter_frames, smooth_activations
+from evaluation.thresholds import save_tuned_thresholds, tune_thresholds
+from pipeline.track import InstrecError
+
+log = logging.getLogger(__name__)
+
+SPLIT_CHOICES = ("test", "validation", "train", "all")
+
+
+class EvaluationError(InstrecError):
+    """A run and a store that cannot be evaluated together, or an empty split."""
+
+
+@dataclass(frozen=True)
+class TrackPrediction:
+    """One track's truth and predictions, restricted to the matched classes."""
+
+    track_id: str
+    scores: np.ndarray  # (T, C) float32 frame probabilities
+    labels: np.ndarray  # (T, C) uint8
+    mask: np.ndarray  # (T, C) bool
+    clip_true: np.ndarray  # (C,) relevance
+    clip_mask: np.ndarray  # (C,) bool
+    clip_score: np.ndarray  # (C,) probabilities
+    dominant: str | None  # true dominant instrument among the matched classes
+
+
+@dataclass(frozen=True)
+class ClassMatch:
+    """The run's classes found in the store, by name, in the run's order."""
+
+    classes: list[str]
+    run_index: np.ndarray
+    store_index: np.ndarray
+    missing: list[str]  # run classes the store lacks
+    extra: list[str]  # store classes the run does not predict
+
+
+def match_classes(run_classes: Sequence[str], store_classes: Sequence[str]) -> ClassMatch:
+    """Match classes by name; raises when none are shared."""
+    position = {name: i for i, name in enumerate(store_classes)}
+    shared = [name for name in run_classes if name in position]
+    if not shared:
+        raise EvaluationError(
+            f"the run predicts {list(run_classes)} but the store has {list(store_classes)}: no class "
+            "in common, so nothing can be scored; evaluate on a store with the same instrument taxonomy"
+        )
+    return ClassMatch(
+        classes=shared,
+        run_index=np.array([list(run_classes).index(n) for n in shared], dtype=np.int64),
+        store_index=np.array([position[n] for n in shared], dtype=np.int64),
+        missing=[n for n in run_classes if n not in position],
+        extra=[n for n in store_classes if n not in set(run_classes)],
+    )
+
+
+def find_feature_set(store: Any, run: Any) -> Any:
+    """The store's feature set computed with the run's feature configuration (by hash)."""
+    keys = store.feature_sets()
+    for key in keys:
+        if key.endswith(run.feature_config_hash[:8]):
+            reader = store.feature_set(key)
+            if reader.config_hash == run.feature_config_hash:
+                return reader
+    raise EvaluationError(
+        f"{store.url}: no feature set was computed with the run's features "
+        f"({run.feature_name}, config hash {run.feature_config_hash[:8]}); the store has "
+        f"{', '.join(keys) or 'none'}. Extract them with the run's parameters "
+        f"(`instrec extract --features {run.feature_name} ...`)"
+    )
+
+
+def predict_tracks(reader: Any, run: Any, entries: Sequence[Any], match: ClassMatch
+                   ) -> tuple[list[TrackPrediction], list[str]]:
+    """Predict each track; a track that fails is reported, not fatal."""
+    results, problems = [], []
+    for entry in entries:
+        try:
+            features = reader.read_features(entry.track_id)
+            if len(features) == 0:
+                problems.append(f"{entry.track_id}: no frames, skipped")
+                continue
+            labels, mask = reader.read_labels(entry.track_id)
+            clip_true, clip_mask = reader.read_clip(entry.track_id)
+            scores = run.predict(features)[:, match.run_index]
+            clip_score = run.predict_clip(features)[match.run_index]
+        except (InstrecError, ValueError, KeyError, OSError) as exc:
+            problems.append(f"{entry.track_id}: {exc}")
+            log.warning("evaluation skipped track %s: %s", entry.track_id, exc)
+            continue
+        labels = np.asarray(labels)[:, match.store_index].astype(np.uint8)
+        mask = np.asarray(mask, dtype=bool)[:, match.store_index]
+        dominant = entry.dominant
+        if dominant is None:
+            index = true_dominant(labels, mask=mask)
+            dominant = None if index is None else match.classes[index]
+        elif dominant not in match.classes:
+            dominant = None  # the run cannot predict it: unscored
+        results.append(TrackPrediction(
+            track_id=entry.track_id, scores=np.clip(scores, 0.0, 1.0).astype(np.float32),
+            labels=labels, mask=mask,
+            clip_true=np.clip(np.nan_to_num(np.asarray(clip_true, dtype=np.float64)[match.store_index]), 0, 1),
+            clip_mask=np.asarray(clip_mask, dtype=bool)[match.store_index],
+            clip_score=np.clip(np.asarray(clip_score, dtype=np.float64), 0, 1), dominant=dominant,
+        ))
+    return results, problems
+
+
+def score_variant(results: Sequence[TrackPrediction], scores: Sequence[np.ndarray], thresholds: np.ndarray,
+                  classes: Sequence[str], *, hop_s: float, first_centre: float, segment_s: float,
+                  with_clip: bool) -> dict[str, Any]:
+    """All scores of one (activations, thresholds) variant.
+
+    Returns ``{"flat": {"frame.x": ...}, "per_class": ..., "ranking": ..., "confusion": ...,
+    "clip": ..., "predictions": [per-track binary (T, C)]}``.
+    """
+    preds = [binarize(s, thresholds) for s in scores]
+    y_true = np.concatenate([r.labels for r in results])
+    y_mask = np.concatenate([r.mask for r in results])
+    y_pred = np.concatenate(preds)
+    flat = {f"frame.{k}": v for k, v in frame_metrics(y_true, y_pred, mask=y_mask).items()}
+    ranking = ranking_metrics(y_true, np.concatenate(scores), mask=y_mask)
+    flat.update({f"frame.{k}": v for k, v in ranking.items() if not isinstance(v, np.ndarray)})
+    seg_true, seg_known, seg_pred = [], [], []
+    for r, p in zip(results, preds):
+        act, known = segment_activity(r.labels, hop_s=hop_s, first_centre=first_centre,
+                                      segment_s=segment_s, mask=r.mask)
+        pact, _ = segment_activity(p, hop_s=hop_s, first_centre=first_centre, segment_s=segment_s)
+        seg_true.append(act), seg_known.append(known), seg_pred.append(pact)
+    seg = segment_metrics(np.concatenate(seg_true), np.concatenate(seg_pred), mask=np.concatenate(seg_known))
+    flat.update({f"segment.{k}": v for k, v in seg.items()})
+    truth = [r.dominant for r in results]
+    for mode, suffix in (("sum", ""), ("active_time", "_active_time")):
+        guess = [predicted_dominant(s, mode=mode, thresholds=thresholds) for s in scores]
+        acc = dominant_accuracy(truth, [None if g is None else classes[g] for g in guess])
+        flat[f"dominant.accuracy{suffix}"] = acc["accuracy"]
+        flat["dominant.n_scored"] = acc["n_scored"]
+    clip = None
+    if with_clip:
+        clip = clip_metrics(np.stack([r.clip_true for r in results]), np.stack([r.clip_score for r in results]),
+                            mask=np.stack([r.clip_mask for r in results]), thresholds=thresholds)
+        flat.update({f"clip.{k}": v for k, v in clip.items() if not isinstance(v, np.ndarray)})
+    return {
+        "flat": flat, "per_class": per_class_metrics(y_true, y_pred, mask=y_mask), "ranking": ranking,
+        "confusion": confusion_matrix(y_true, y_pred, mask=y_mask), "clip": clip, "predictions": preds,
+    }
+
+
+def evaluate(
+    store_url: str,
+    run_dir: str | Path,
+    split: str = "test",
+    out: str | Path = "report",
+    *,
+    storage_options: dict | None = None,
+    tune: bool = True,
+    save_thresholds: bool = True,
+    smoothing_s: float = 0.5,
+    segment_s: float = 1.0,
+    n_track_plots: int = 4,
+) -> dict[str, Any]:
+    """Evaluate the run at ``run_dir`` on ``split`` of the store at ``store_url``.
+
+    Returns the metrics exactly as written to ``out/metrics.json``: plain JSON values, None
+    where a score is undefined (explained under ``undefined``).
+    """
+    from storage.store import open_store
+    from training.run import load_run
+
+    run = load_run(run_dir)
+    store = open_store(store_url, mode="r", storage_options=storage_options)
+    reader = find_feature_set(store, run)
+    return evaluate_loaded(store=store, reader=reader, run=run, split=split, out=out, tune=tune,
+                           save_thresholds=save_thresholds, smoothing_s=smoothing_s, segment_s=segment_s,
+                           n_track_plots=n_track_plots)
+
+
+def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str | Path, tune: bool = True,
+                    save_thresholds: bool = True, smoothing_s: float = 0.5, segment_s: float = 1.0,
+                    n_track_plots: int = 4) -> dict[str, Any]:
+    """:func:`evaluate` on an opened store, feature set reader and loaded run."""
+    if split not in SPLIT_CHOICES:
+        raise EvaluationError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_CHOICES)}")
+    out = Path(out)
+    match = match_classes(run.classes, reader.classes)
+    entries = reader.tracks(None if split == "all" else split)
+    if not entries:
+        raise EvaluationError(
+            f"{store.url}: the {split!r} split of feature set {reader.key} has no committed tracks; "
+            "choose another --split or extract more songs"
+        )
+    notes: list[str] = []
+    results, problems = predict_tracks(reader, run, entries, match)
+    if not results:
+        raise EvaluationError(f"{store.url}: every track of the {split!r} split failed: {problems[:3]}")
+    thresholds, threshold_source = _choose_thresholds(reader, run, match, split, tune, save_thresholds, notes)
+    size = median_filter_frames(reader.frame_rate, smoothing_s) if smoothing_s > 0 else 1
+    variants: dict[str, tuple[list[np.ndarray], np.ndarray]] = {
+        "": ([r.scores for r in results], thresholds),
+        "@0.5": ([r.scores for r in results], np.full(len(match.classes), 0.5)),
+    }
+    if size > 1:
+        smoothed = [smooth_activations(r.scores, size=size) for r in results]
+        variants["+smooth"] = (smoothed, thresholds)
+        variants["+smooth@0.5"] = (smoothed, np.full(len(match.classes), 0.5))
+    scored = {
+        name: score_variant(results, scores, thr, match.classes, hop_s=reader.hop_s,
+                            first_centre=reader.first_centre, segment_s=segment_s,
+                            with_clip="smooth" not in name)
+        for name, (scores, thr) in variants.items()
+    }
+    metrics = _metadata(store, reader, run, split, results, match, thresholds, threshold_source, size, smoothing_s)
+    for name, result in scored.items():
+        for key, value in result["flat"].items():
+            level, metric = key.split(".", 1)
+            metrics[f"{level}{name}.{metric}"] = value
+    main = scored[""]
+    metrics["per_class"] = _per_class_table(match.classes, thresholds, scored)
+    metrics["confusions"] = ranked_confusions(main["confusion"]["matrix"], main["confusion"]["missed"],
+                                              match.classes, top=20)
+    metrics["confusion_matrix"] = {"classes": match.classes, "matrix": main["confusion"]["matrix"],
+                                   "missed": main["confusion"]["missed"]}
+    if match.missing:
+        notes.append(f"The store lacks {len(match.missing)} of the run's classes, not scored: "
+                     f"{', '.join(match.missing)}.")
+    if match.extra:
+        notes.append(f"Store classes the run does not predict, ignored: {', '.join(match.extra)}.")
+    if not np.concatenate([r.mask for r in results]).all():
+        notes.append("Labels are partly unknown: only known (frame, class) pairs are scored.")
+    metrics["notes"] = notes
+    metrics["problems"] = problems
+    metrics["figures"] = _draw_figures(out, run, match, results, main, n_track_plots, reader)
+    write_report(out, metrics)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def _choose_thresholds(reader, run, match, split, tune, save, notes) -> tuple[np.ndarray, str]:
+    run_thresholds = np.asarray(run.thresholds, dtype=np.float64)[match.run_index]
+    saved = "the run's saved thresholds" if not np.allclose(run_thresholds, 0.5) else "0.5 (the run has no tuned thresholds)"
+    if not tune:
+        return run_thresholds, saved
+    if split in ("validation", "all"):
+        notes.append(f"Thresholds were not tuned: the reported split ({split}) includes the validation "
+                     "split they would be tuned on. Using " + saved + ".")
+        return run_thresholds, saved
+    val_entries = reader.tracks("validation")
+    val, _ = predict_tracks(reader, run, val_entries, match) if val_entries else ([], [])
+    if not val:
+        notes.append("The store has no validation tracks: thresholds not tuned, using " + saved + ".")
+        return run_thresholds, saved
+    tuned = tune_thresholds(np.concatenate([r.labels for r in val]), np.concatenate([r.scores for r in val]),
+                            mask=np.concatenate([r.mask for r in val]), default=run_thresholds)
+    untuned = [c for c, ok in zip(match.classes, tuned["tuned"]) if not ok]
+    if untuned:
+        notes.append("No validation positives, threshold not tuned for: " + ", ".join(untuned) + ".")
+    source = f"tuned per class on the store's validation split ({len(val)} tracks) to maximise F1"
+    if save:
+        values = np.asarray(run.thresholds, dtype=np.float64).copy()
+        values[match.run_index] = tuned["thresholds"]
+        save_tuned_thresholds(run.run_dir, run.classes, values)
+        source += "; saved with the run"
+    return tuned["thresholds"], source
+
+
+def _metadata(store, reader, run, split, results, match, thresholds, source, size, smoothing_s) -> dict[str, Any]:
+    run_dir = Path(run.run_dir)
+    return {
+        "schema": "instrec-evaluation-1",
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "run": {"dir": str(run_dir), "name": run_dir.name, "feature_name": run.feature_name,
+                "feature_config_hash": run.feature_config_hash, "trained_on": dict(getattr(run, "store", {}))},
+        "store": {"url": str(store.url), "snapshot_id": store.snapshot_id, "dataset": store.dataset},
+        "feature_set": {"key": reader.key, "config_hash": reader.config_hash},
+        "snapshot_id": store.snapshot_id,
+        "feature_hash": reader.config_hash,
+        "split": split,
+        "n_tracks": len(results),
+        "n_frames": int(sum(len(r.scores) for r in results)),
+        "classes": match.classes,
+        "missing_classes": match.missing,
+        "extra_classes": match.extra,
+        "thresholds": {"source": source, "values": dict(zip(match.classes, np.asarray(thresholds).tolist()))},
+        "smoothing": {"median_filter_s": smoothing_s, "frames": size,
+                      "description": f"median filter over {size} frames (~{smoothing_s:g} s) in the +smooth "
+                                     "variants" if size > 1 else "none"},
+        "variants": {f"<level>{k}": v for k, v in {"": "reported thresholds, raw activations",
+                                                     "@0.5": "threshold 0.5, raw activations",
+                                                     "+smooth": "reported thresholds, median-filtered",
+                                                     "+smooth@0.5": "threshold 0.5, median-filtered"}.items()},
+        "tracks": [{"track_id": r.track_id, "n_frames": len(r.scores), "dominant_true": r.dominant}
+                   for r in results],
+    }
+
+
+def _per_class_table(classes, thresholds, scored) -> dict[str, dict[str, Any]]:
+    main, at_half = scored[""], scored["@0.5"]
+    table = {}
+    for c, name in enumerate(classes):
+        row = {
+            "precision": main["per_class"]["precision"][c], "recall": main["per_class"]["recall"][c],
+            "f1": main["per_class"]["f1"][c], "support": int(main["per_class"]["support"][c]),
+            "threshold": float(thresholds[c]), "ap": main["ranking"]["ap"][c], "auc": main["ranking"]["auc"][c],
+            "f1@0.5": at_half["per_class"]["f1"][c],
+        }
+        if "+smooth" in scored:
+            row["f1+smooth"] = scored["+smooth"]["per_class"]["f1"][c]
+        if main["clip"] is not None:
+            row["clip_f1"] = main["clip"]["f1_pos"][c]
+            row["clip_f1_posneg"] = main["clip"]["f1_posneg"][c]
+        row["n_known_frames"] = int(main["per_class"]["n_known"][c])
+        table[name] = row
+    return table
+
+
+def _draw_figures(out, run, match, results, main, n_track_plots, reader) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    pc = main["per_class"]
+    plot_per_class(match.classes, {"precision": pc["precision"], "recall": pc["recall"], "f1": pc["f1"]},
+                   path=out / "per_class.png", title="Per-class scores (frame level, reported thresholds)")
+    figures["per_class"] = "per_class.png"
+    plot_confusion(main["confusion"]["matrix"], main["confusion"]["missed"], match.classes,
+                   path=out / "confusion.png")
+    figures["confusion"] = "confusion.png"
+    if plot_history(list(getattr(run, "history", []) or []), path=out / "history.png") is not None:
+        figures["history"] = "history.png"
+    figures["tracks"] = {}
+    if n_track_plots > 0:
+        picks = np.unique(np.linspace(0, len(results) - 1, min(n_track_plots, len(results))).round().astype(int))
+        for i in picks:
+            r, pred = results[i], main["predictions"][i]
+            rel = f"tracks/{re.sub(r'[^A-Za-z0-9._-]', '_', r.track_id)}.png"
+            f1 = frame_metrics(r.labels, pred, mask=r.mask)["f1_micro"]
+            plot_piano_roll(r.labels, pred, match.classes, hop_s=reader.hop_s, first_centre=reader.first_centre,
+                            mask=r.mask, title=f"{r.track_id}: frame F1 (micro) {f1:.3f}", path=out / rel)
+            figures["tracks"][r.track_id] = rel
+    return figures

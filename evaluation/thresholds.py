@@ -1,0 +1,79 @@
+"""Per-class decision thresholds, tuned on the validation split only.
+
+:func:`tune_thresholds` picks, for each class, the threshold that maximises that class's F1
+on the given (validation) frames.  The chosen value lies halfway between the deciding score
+and the next lower distinct score, so it makes the same decisions on the validation data and
+does not sit on a single training example; it is kept inside [0.001, 0.999] (the run stores
+thresholds strictly between 0 and 1).  Classes without a positive known frame keep the
+default.  :func:`save_tuned_thresholds` stores them with the run, where prediction reads them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from sklearn.metrics import precision_recall_curve
+
+from evaluation.inputs import check_labels, check_mask, check_same_shape, check_scores, check_thresholds
+
+MIN_THRESHOLD = 1e-3
+
+
+def tune_thresholds(
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    *,
+    mask: np.ndarray | None = None,
+    default: float | np.ndarray = 0.5,
+) -> dict[str, np.ndarray]:
+    """Per-class thresholds maximising per-class F1.
+
+    Parameters
+    ----------
+    y_true : np.ndarray [shape=(n_frames, n_classes)]
+        Multi-hot validation truth.
+    y_score : np.ndarray [shape=(n_frames, n_classes)]
+        Validation probabilities.
+    mask : np.ndarray [shape=(n_frames, n_classes), dtype=bool] or None
+    default : float or np.ndarray [shape=(n_classes,)]
+        Threshold kept by classes that cannot be tuned (no positive known frame).
+
+    Returns
+    -------
+    dict
+        ``thresholds`` ``[shape=(n_classes,)]``, ``f1`` (validation F1 at that threshold, NaN
+        when untuned), ``tuned`` (bool per class).
+    """
+    y_true = check_labels(y_true, name="y_true")
+    y_score = check_scores(y_score, name="y_score")
+    check_same_shape(y_true, y_score, names=("y_true", "y_score"))
+    mask = check_mask(mask, y_true.shape)
+    n_classes = y_true.shape[1]
+    thresholds = check_thresholds(default, n_classes).copy()
+    best_f1 = np.full(n_classes, np.nan)
+    tuned = np.zeros(n_classes, dtype=bool)
+    for c in range(n_classes):
+        t, s = y_true[mask[:, c], c], y_score[mask[:, c], c]
+        if t.sum() == 0:
+            continue
+        precision, recall, cuts = precision_recall_curve(t, s)
+        precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        k = int(np.argmax(f1))
+        lower = np.unique(s[s < cuts[k]])
+        value = 0.5 * (cuts[k] + lower[-1]) if lower.size else cuts[k]
+        thresholds[c] = min(max(float(value), MIN_THRESHOLD), 1.0 - MIN_THRESHOLD)
+        best_f1[c] = f1[k]
+        tuned[c] = True
+    return {"thresholds": thresholds, "f1": best_f1, "tuned": tuned}
+
+
+def save_tuned_thresholds(run_dir: str | Path, classes: Sequence[str], thresholds: np.ndarray) -> None:
+    """Save per-class thresholds with the run (``training.run.save_thresholds``)."""
+    from training.run import save_thresholds
+
+    thresholds = check_thresholds(thresholds, len(classes))
+    save_thresholds(run_dir, {name: float(value) for name, value in zip(classes, thresholds)})
