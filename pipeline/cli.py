@@ -44,13 +44,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OWN_PACKAGES = ("pipeline", "features", "storage", "training", "evaluation", "flows")
+
+
+def configure_logging(*, verbose: bool) -> None:
+    """instrec's own messages at INFO (DEBUG with -v); other libraries' only from WARNING."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for name in OWN_PACKAGES:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=args.verbose)
+    for stream in (sys.stdout, sys.stderr):  # file names need not be valid UTF-8
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -9,13 +10,26 @@ from typing import Iterable, Iterator
 from pipeline.audio import audio_info
 from pipeline.track import DatasetError, TrackProblem, file_hash
 
+log = logging.getLogger(__name__)
+
+
+def printable(name: str) -> str:
+    """``name`` with bytes that are not UTF-8 written as ``\\xff`` escapes.
+
+    File names on POSIX are bytes; Python keeps undecodable ones as lone surrogates, which
+    cannot be printed, written to JSON as text or used as an S3 key.  Track ids and source
+    names go through this, so they are always valid Unicode (the file is still opened by
+    its real name).
+    """
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
 
 def relative_name(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` as a POSIX string (the key of ``source_hashes``)."""
+    """``path`` relative to ``root`` as a printable POSIX string (the key of ``source_hashes``)."""
     try:
-        return path.relative_to(root).as_posix()
+        return printable(path.relative_to(root).as_posix())
     except ValueError:
-        return path.as_posix()
+        return printable(path.as_posix())
 
 
 def hash_sources(paths: Iterable[Path], root: Path) -> dict[str, str]:
@@ -43,15 +57,23 @@ def walk_files(root: Path) -> Iterator[Path]:
     """Every regular file under ``root``, sorted, without following directory symlinks.
 
     Hidden files and folders (names starting with ``.``, such as macOS ``._x.wav``
-    resource forks) are skipped.  Not following directory links rules out link loops.
+    resource forks) are skipped.  Not following directory links rules out link loops; each
+    directory link skipped is logged as a warning naming it.  File links are followed
+    (a broken or looping one is yielded, and reading it reports the problem).
     """
     for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in dirnames:
+            link = Path(folder) / name
+            if not name.startswith(".") and link.is_symlink():
+                log.warning("%s: directory link not followed (links to folders are skipped so that a link loop "
+                            "cannot trap the scan); copy or move the folder into the dataset instead",
+                            printable(str(link)))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             path = Path(folder) / name
-            if path.is_file():
+            if path.is_file() or path.is_symlink():
                 yield path
 
 

@@ -2,9 +2,12 @@
 
 Every ``.wav``, ``.flac``, ``.ogg``, ``.mp3`` (and ``.aiff``) file under the root, at any
 depth, is one track; other files are skipped silently, and so are hidden files such as
-macOS ``._song.wav`` resource forks.  Directory links are not followed (no link loops).
+macOS ``._song.wav`` resource forks.  Directory links are not followed (no link loops; a
+warning names each one); a file link that is broken or loops is reported as a problem.
 The track id is the path relative to the root without its extension; when two files differ
-only by extension (``a.wav``, ``a.flac``) both keep their extension in the id.
+only by extension (``a.wav``, ``a.flac``) both keep their extension in the id.  Bytes of a
+file name that are not UTF-8 are escaped in the id (``caf\\xe9.wav`` -> ``caf\\xe9``).
+The file type is read from the content, so a WAV named ``.flac`` is read as WAV.
 
 Tracks are unlabelled: no classes, no events, every clip label unknown.  Their split is
 ``test`` (they are for prediction) unless ``split="deterministic"`` asks for the
