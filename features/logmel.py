@@ -36,6 +36,7 @@ class LogMelConfig:
     fmax: float | None = None
     power: float = 2.0
     htk: bool = False
+    norm: str | None = "slaney"
     window: str = "hann"
     scale: Literal["db", "log_offset"] = "db"
     ref: float = 1.0
@@ -63,10 +64,12 @@ class LogMelConfig:
 
     @classmethod
     def vggish(cls) -> "LogMelConfig":
-        """The VGGish front end: 16 kHz, 25 ms / 10 ms, 64 HTK mels 125-7500 Hz, log(mel + 0.01)."""
+        """VGGish-style log-mel on the store's centred grid: 16 kHz, 25 ms / 10 ms, 64 unnormalised
+        HTK mels 125-7500 Hz, log(mel + 0.01).  (The VGGish network's own input framing is
+        :mod:`features.vggish`.)"""
         return cls(
             name="logmel-vggish", sr=16000, n_fft=512, win_length=400, hop_length=160,
-            n_mels=64, fmin=125.0, fmax=7500.0, power=1.0, htk=True, scale="log_offset",
+            n_mels=64, fmin=125.0, fmax=7500.0, power=1.0, htk=True, norm=None, scale="log_offset",
         )
 
     @property
@@ -84,7 +87,7 @@ class LogMelConfig:
         """The mel filterbank, ``[shape=(n_mels, 1 + n_fft // 2)]``."""
         return librosa.filters.mel(
             sr=self.sr, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin,
-            fmax=self.fmax, htk=self.htk,
+            fmax=self.fmax, htk=self.htk, norm=self.norm,
         ).astype(np.float32)
 
     def compute(self, y: np.ndarray) -> np.ndarray:

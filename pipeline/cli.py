@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "storage.commands",  # store info / verify
     "training.commands",  # train, pretrain-embedding
     "evaluation.commands",  # evaluate, compare, predict
+    "flows.commands",  # demo
 )
 
 

@@ -1,0 +1,74 @@
+"""OpenMIC-2018's released VGGish features (official weights, PCA-whitened, 8-bit quantised).
+
+Each ``vggish/XXX/<sample_key>.json`` holds ``{"time_points": [...], "features": [[...]]}``:
+one row of 128 integer codes 0..255 per 0.96 s example, ``time_points`` the example *start*
+times (0.0, 0.96, ...).  Example ``i`` is frame ``i`` of the VGGish grid
+``FrameGrid(16000, 15360, centered=False)`` (centre ``time_points[i] + 0.48``).  Reading the
+file is the caller's job; this module parses its decoded JSON or text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from features.vggish_weights import EMBEDDING_SIZE, dequantize
+from pipeline.track import DatasetError
+
+
+def parse_openmic_vggish(
+    document: str | bytes | dict[str, Any], *, name: str = "<openmic vggish json>"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse one OpenMIC VGGish JSON document.
+
+    Parameters
+    ----------
+    document : str, bytes or dict
+        The file's text, or its decoded JSON.
+    name : str
+        The file's name, for error messages.
+
+    Returns
+    -------
+    codes : np.ndarray [shape=(n_examples, 128), dtype=uint8]
+    times : np.ndarray [shape=(n_examples,), dtype=float64]
+        Example start times in seconds.
+
+    Raises
+    ------
+    DatasetError
+        Not JSON, missing keys, wrong shape, codes outside 0..255 or unsorted times.
+    """
+    if isinstance(document, (str, bytes)):
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{name}: not valid JSON ({exc}); expected an OpenMIC vggish/*.json file") from exc
+    if not isinstance(document, dict) or not {"time_points", "features"} <= set(document):
+        keys = sorted(document) if isinstance(document, dict) else type(document).__name__
+        raise DatasetError(f"{name}: expected keys 'time_points' and 'features', found {keys}")
+    try:
+        features = np.asarray(document["features"], dtype=np.int64)
+        times = np.asarray(document["time_points"], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{name}: 'features' must be rows of integers and 'time_points' numbers ({exc})") from exc
+    if features.ndim != 2 or features.shape[1] != EMBEDDING_SIZE or times.shape != (features.shape[0],):
+        raise DatasetError(
+            f"{name}: expected 'features' of shape (n, 128) and n 'time_points', got "
+            f"{features.shape} and {times.shape}"
+        )
+    if features.size and (features.min() < 0 or features.max() > 255):
+        raise DatasetError(f"{name}: codes must lie in 0..255, got {features.min()}..{features.max()}")
+    if np.any(np.diff(times) <= 0):
+        raise DatasetError(f"{name}: 'time_points' must increase")
+    return features.astype(np.uint8), times
+
+
+def openmic_vggish_features(
+    document: str | bytes | dict[str, Any], *, name: str = "<openmic vggish json>"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dequantised embeddings ``(n_examples, 128)`` float32 in [-2, 2] and start times."""
+    codes, times = parse_openmic_vggish(document, name=name)
+    return dequantize(codes), times

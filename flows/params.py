@@ -1,0 +1,122 @@
+"""Flow parameters, validated at the flow boundary with pydantic and mapped onto the library.
+
+Prefect shows these fields in the UI and checks ``prefect deployment run -p ...`` values
+against them; everything past this boundary is the plain library configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Dataset = Literal["aam", "slakh", "openmic", "folder"]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExtractParams(_Params):
+    """What ``extract-features`` builds: which dataset, into which store, which feature sets."""
+
+    dataset: Dataset
+    root: str = Field(description="the dataset's folder")
+    store: str = Field(description="store path or fsspec URL (s3://bucket/path)")
+    features: list[str] = Field(default_factory=lambda: ["logmel"], min_length=1)
+    workers: int = Field(default=2, ge=1, le=256, description="local Dask workers")
+    dask_address: str | None = Field(default=None, description="existing Dask scheduler, tcp://host:8786")
+    taxonomy: str | None = None
+    prune: bool = False
+    endpoint_url: str | None = Field(default=None, description="S3 endpoint for s3:// stores")
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, names: list[str]) -> list[str]:
+        from features.registry import build_config
+
+        for name in names:
+            build_config(name)  # raises ValueError naming the unknown feature set
+        return names
+
+    @field_validator("root")
+    @classmethod
+    def _root_exists(cls, root: str) -> str:
+        if "://" not in root and not Path(root).is_dir():
+            raise ValueError(f"{root}: dataset root is not a folder; pass the folder holding the dataset")
+        return root
+
+    def storage_options(self) -> dict[str, Any] | None:
+        return {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else None
+
+
+def _train_defaults():
+    from training.config import TrainConfig
+
+    return TrainConfig(store="-", features="-", model="crnn", out="-")
+
+
+_TRAIN = _train_defaults()
+
+
+class TrainParams(_Params):
+    """A training run: store, feature set, model and the hyper-parameters users change most.
+
+    Defaults are the library's (:class:`training.config.TrainConfig`).
+    """
+
+    store: str
+    out: str = Field(description="run directory")
+    features: str = "logmel"
+    model: str = _TRAIN.model
+    epochs: int = Field(default=_TRAIN.epochs, ge=1)
+    batch_size: int = Field(default=_TRAIN.batch_size, ge=1)
+    window: int = Field(default=_TRAIN.window, ge=8)
+    lr: float = Field(default=_TRAIN.lr, gt=0)
+    seed: int = _TRAIN.seed
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    augment: list[str] = Field(default_factory=lambda: list(_TRAIN.augment))
+    attention: bool = False
+    patience: int = Field(default=_TRAIN.patience, ge=1)
+    resume: bool = False
+    workers: int | None = None
+    model_options: dict[str, Any] = Field(default_factory=dict)
+    endpoint_url: str | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        from training.registry import MODEL_NAMES
+
+        if name not in MODEL_NAMES:
+            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+        return name
+
+    def to_config(self):
+        """The library's :class:`training.config.TrainConfig`."""
+        from training.config import TrainConfig
+
+        options = dict(self.model_options)
+        if self.attention:
+            options["attention"] = True
+        return TrainConfig(
+            store=self.store, features=self.features, model=self.model, out=self.out,
+            model_options=options, epochs=self.epochs, batch_size=self.batch_size, window=self.window,
+            lr=self.lr, seed=self.seed, device=self.device, augment=tuple(self.augment),
+            patience=self.patience, workers=self.workers,
+            storage_options=({"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}),
+        )
+
+
+class EvaluateParams(_Params):
+    """Evaluate a run on one split of a store (possibly another dataset's)."""
+
+    store: str
+    run: str
+    out: str
+    split: Literal["train", "validation", "test", "all"] = "test"
+    endpoint_url: str | None = None
+
+    def storage_options(self) -> dict[str, Any] | None:
+        return {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else None

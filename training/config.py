@@ -1,0 +1,144 @@
+"""The one training configuration, validated on creation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from training.augment import AUGMENTATIONS
+from training.registry import MODEL_NAMES
+
+DEVICES = ("auto", "cpu", "cuda")
+MONITORS = ("f1", "map")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; saved as ``config.json`` in the run directory.
+
+    Parameters
+    ----------
+    store : str
+        Feature store URL (local path or fsspec URL).
+    features : str
+        Feature set name or key in the store (``logmel``, ``logmel-1a2b3c4d``...).
+    model : str
+        Registry name (see :data:`training.registry.MODEL_NAMES`).
+    out : str
+        Run directory.
+    model_options : mapping
+        Keyword options of the model (``{"attention": True}`` for crnn-gru...).
+    window : int
+        Frames per training example; longer tracks are cut, shorter ones padded and masked.
+    augment : tuple of str
+        Any of :data:`training.augment.AUGMENTATIONS`.
+    monitor : {"f1", "map"}
+        Validation score driving the LR schedule, early stopping and the best checkpoint:
+        frame-level micro F1 at 0.5, or macro mean average precision.
+    workers : int or None
+        DataLoader worker processes; ``None`` picks from the CPU count.
+    rare_track_count, oversample : int
+        Tracks holding a class present in fewer than ``rare_track_count`` training tracks are
+        sampled ``oversample`` times per epoch.
+    max_pos_weight : float
+        Per-class ``pos_weight`` (negatives / positives in the training labels) is clipped to
+        ``[1, max_pos_weight]``.
+    clip_loss_weight : float
+        Weight of the clip-level loss (weak labels) added to the frame-level loss.
+    steps_per_epoch : int or None
+        Cap on batches per epoch (``None``: one pass over the epoch's windows).
+    """
+
+    store: str
+    features: str
+    model: str
+    out: str
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    epochs: int = 50
+    batch_size: int = 16
+    window: int = 1000
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    seed: int = 0
+    device: str = "auto"
+    augment: tuple[str, ...] = ("specaugment", "noise")
+    patience: int = 10
+    lr_patience: int = 3
+    lr_factor: float = 0.5
+    monitor: str = "f1"
+    workers: int | None = None
+    rare_track_count: int = 5
+    oversample: int = 4
+    max_pos_weight: float = 10.0
+    clip_loss_weight: float = 0.5
+    grad_clip: float = 5.0
+    steps_per_epoch: int | None = None
+    train_split: str = "train"
+    validation_split: str = "validation"
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
+    amp: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.model not in MODEL_NAMES:
+            problems.append(f"model {self.model!r} is not one of {', '.join(MODEL_NAMES)}")
+        for name in ("epochs", "batch_size", "window", "patience", "lr_patience", "oversample",
+                     "rare_track_count"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, got {self.lr}")
+        if self.weight_decay < 0 or self.grad_clip < 0 or self.clip_loss_weight < 0:
+            problems.append("weight_decay, grad_clip and clip_loss_weight must be >= 0")
+        if not 0 < self.lr_factor < 1:
+            problems.append(f"lr_factor must be in (0, 1), got {self.lr_factor}")
+        if self.max_pos_weight < 1:
+            problems.append(f"max_pos_weight must be >= 1, got {self.max_pos_weight}")
+        if self.device not in DEVICES:
+            problems.append(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.monitor not in MONITORS:
+            problems.append(f"monitor must be one of {MONITORS}, got {self.monitor!r}")
+        unknown = [a for a in self.augment if a not in AUGMENTATIONS]
+        if unknown:
+            problems.append(f"unknown augmentation(s) {unknown}; choose from {', '.join(AUGMENTATIONS)}")
+        if self.workers is not None and self.workers < 0:
+            problems.append(f"workers must be >= 0, got {self.workers}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            problems.append(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
+        if problems:
+            raise ValueError("invalid training configuration: " + "; ".join(problems))
+        object.__setattr__(self, "augment", tuple(self.augment))
+        try:  # the JSON form (tuples become lists), so a saved config compares equal
+            options = json.loads(json.dumps(dict(self.model_options)))
+        except TypeError as exc:
+            raise ValueError(f"model_options must be plain JSON values: {exc}") from None
+        object.__setattr__(self, "model_options", options)
+        object.__setattr__(self, "storage_options", dict(self.storage_options))
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON-able fields (storage options are left out: they may hold secrets)."""
+        data = dataclasses.asdict(self)
+        data["augment"] = list(self.augment)
+        data["storage_options"] = {}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """The inverse of :meth:`to_json`; unknown keys are an error naming them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown training config keys {unknown}")
+        values = dict(data)
+        if "augment" in values:
+            values["augment"] = tuple(values["augment"])
+        return cls(**values)
+
+    def resumable_from(self, other: "TrainConfig") -> list[str]:
+        """Fields that differ from ``other`` and make resuming its run unsafe."""
+        free = {"epochs", "patience", "progress", "workers", "device", "storage_options"}
+        return [f.name for f in dataclasses.fields(self)
+                if f.name not in free and getattr(self, f.name) != getattr(other, f.name)]

@@ -1,0 +1,56 @@
+"""Model names -> constructors.  ``build_model("crnn", n_classes=..., frame_shape=...)``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from torch import nn
+
+from training.models.attention import AttentionMIL, BiLSTMAttention
+from training.models.cnn import FrameCNN
+from training.models.crnn import CRNN, CRNNGRU
+from training.models.mlp import FrameMLP
+from training.models.scalogram import ScalogramCRNN, small_scalogram_crnn
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": FrameMLP,
+    "cnn": FrameCNN,
+    "crnn": CRNN,
+    "crnn-gru": CRNNGRU,
+    "attention-mil": AttentionMIL,
+    "bilstm-attention": BiLSTMAttention,
+    "scalogram-crnn": ScalogramCRNN,
+    "scalogram-crnn-small": small_scalogram_crnn,
+}
+MODEL_NAMES = tuple(MODELS)
+
+
+def build_model(name: str, *, n_classes: int, frame_shape: Sequence[int], **options: Any) -> nn.Module:
+    """Build a model by registry name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODEL_NAMES`.
+    n_classes : int
+    frame_shape : sequence of int
+        Shape of one input frame: ``(n_mels,)`` for log-mel, ``(n_scales,)`` for scalograms,
+        ``(128,)`` for VGGish embeddings.
+    **options
+        Keyword options of the model's class (widths, dropout, ``attention`` for crnn-gru,
+        ``clip_pooling``...).
+
+    Returns
+    -------
+    model : torch.nn.Module
+        ``model(x, mask)`` with ``x`` of shape ``(B, T, *frame_shape)`` and an optional bool
+        frame mask ``(B, T)`` returns ``{"frame": (B, T, C), "clip": (B, C)}`` logits.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
+    if n_classes <= 0:
+        raise ValueError(f"n_classes must be positive, got {n_classes}")
+    try:
+        return MODELS[name](n_classes=n_classes, frame_shape=tuple(frame_shape), **options)
+    except TypeError as exc:
+        raise ValueError(f"bad options for model {name!r}: {exc}") from None

@@ -1,0 +1,287 @@
+"""The run directory: what a training run leaves behind, and loading it back for prediction.
+
+Layout of ``RUN/``::
+
+    config.json      the exact TrainConfig
+    classes.json     the class vocabulary, in output order
+    features.json    feature set name, key, parameters and config hash, frame grid, frame shape
+    store.json       store URL, dataset and the snapshot id trained on
+    model.pt         best weights: state_dict + plain metadata (loads with weights_only=True)
+    last.pt          resume checkpoint: model, optimizer, scheduler, RNG states, epoch, sampler
+    metrics.jsonl    one JSON object per epoch
+    loss_curve.png   training and validation loss per epoch
+    thresholds.json  per-class decision thresholds (written by evaluation; 0.5 until then)
+
+Checkpoints hold only tensors and plain Python values, so they load with
+``torch.load(weights_only=True)``; a checkpoint holding anything else is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.track import InstrecError
+from training.blocks import Standardized
+from training.registry import build_model
+
+MODEL_FILE = "model.pt"
+LAST_FILE = "last.pt"
+METRICS_FILE = "metrics.jsonl"
+THRESHOLDS_FILE = "thresholds.json"
+
+
+class RunError(InstrecError):
+    """A run directory is missing files, or holds a file that cannot be trusted or read."""
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a temporary file renamed over the target)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing; is {path.parent} a run directory written by `instrec train`?") from None
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path}: not valid JSON ({exc}); re-run training or restore the file") from None
+
+
+def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
+    """``torch.save`` atomically; ``state`` must hold only tensors and plain Python values."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(dict(state), tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True``; anything with code in it is refused."""
+    if not path.is_file():
+        raise RunError(f"{path}: missing; train the run first (instrec train ... --out {path.parent})")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(
+            f"{path}: refused to load: the file holds objects other than weights ({first}). "
+            "Only checkpoints written by `instrec train` (tensors and plain values) are loaded; "
+            "do not load checkpoints from untrusted sources"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise RunError(f"{path}: unreadable checkpoint ({exc}); re-run training") from None
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch RNG states as plain values and tensors."""
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved."""
+    version, *rest = state["python"]
+    random.setstate((version, tuple(rest[0]), rest[1]))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def model_checkpoint(model: nn.Module, *, name: str, options: Mapping[str, Any], n_classes: int,
+                     frame_shape: tuple[int, ...], epoch: int, score: float,
+                     standardized: bool = False) -> dict[str, Any]:
+    """The weights-only best-model checkpoint (``standardized``: the model is wrapped in
+    :class:`training.blocks.Standardized`)."""
+    return {
+        "format": "instrec-model-1",
+        "model": name,
+        "options": dict(options),
+        "standardized": bool(standardized),
+        "n_classes": int(n_classes),
+        "frame_shape": [int(n) for n in frame_shape],
+        "epoch": int(epoch),
+        "score": float(score),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+
+
+def save_thresholds(run_dir: str | Path, mapping: Mapping[str, float]) -> Path:
+    """Write per-class decision thresholds (class -> value in (0, 1)) to ``thresholds.json``.
+
+    Classes not in the run's vocabulary are an error; classes left out keep 0.5.
+    """
+    run_dir = Path(run_dir)
+    classes = read_json(run_dir / "classes.json")
+    unknown = sorted(set(mapping) - set(classes))
+    if unknown:
+        raise RunError(f"{run_dir}: thresholds for classes the run does not know: {unknown}")
+    bad = {k: v for k, v in mapping.items() if not (0.0 < float(v) < 1.0)}
+    if bad:
+        raise RunError(f"{run_dir}: thresholds must lie strictly between 0 and 1, got {bad}")
+    values = {name: float(mapping.get(name, 0.5)) for name in classes}
+    path = run_dir / THRESHOLDS_FILE
+    write_json(path, values)
+    return path
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / METRICS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@dataclass
+class LoadedRun:
+    """A trained model with everything needed to predict on new features.
+
+    ``predict`` and ``predict_clip`` take features computed with ``feature_params`` (the
+    same configuration hash as training), shape ``(T, *frame_shape)``.
+    """
+
+    model: nn.Module
+    classes: list[str]
+    feature_name: str
+    feature_params: dict[str, Any]
+    feature_config_hash: str
+    thresholds: np.ndarray
+    history: list[dict[str, Any]]
+    window: int
+    frame_shape: tuple[int, ...]
+    run_dir: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    store: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _check(self, features: np.ndarray) -> np.ndarray:
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 1 + len(self.frame_shape) or features.shape[1:] != self.frame_shape:
+            raise ValueError(
+                f"features of shape {features.shape} do not fit run {self.run_dir}: expected "
+                f"(T, {', '.join(map(str, self.frame_shape))}) from feature set {self.feature_name!r} "
+                f"(config hash {self.feature_config_hash[:8]})"
+            )
+        return features
+
+    @torch.no_grad()
+    def _forward(self, chunk: np.ndarray) -> dict[str, torch.Tensor]:
+        x = torch.from_numpy(chunk).unsqueeze(0).to(self.device)
+        return self.model(x, torch.ones(x.shape[:2], dtype=torch.bool, device=x.device))
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Frame probabilities ``[shape=(T, C), float32]``.
+
+        Inputs longer than the training window are cut into windows overlapping by a
+        quarter window; each frame's prediction comes from the window where it lies
+        furthest from an edge.
+        """
+        features = self._check(features)
+        n = len(features)
+        out = np.zeros((n, len(self.classes)), dtype=np.float32)
+        if n == 0:
+            return out
+        if n <= self.window:
+            return torch.sigmoid(self._forward(features)["frame"][0]).float().cpu().numpy()
+        margin = self.window // 8
+        step = self.window - 2 * margin
+        start = 0
+        while True:
+            stop = min(start + self.window, n)
+            start = max(0, stop - self.window)
+            probs = torch.sigmoid(self._forward(features[start:stop])["frame"][0]).float().cpu().numpy()
+            keep_from = 0 if start == 0 else margin
+            keep_to = len(probs) if stop == n else len(probs) - margin
+            out[start + keep_from: start + keep_to] = probs[keep_from:keep_to]
+            if stop == n:
+                return out
+            start = start + keep_to - margin
+
+    def predict_clip(self, features: np.ndarray) -> np.ndarray:
+        """Clip probabilities ``[shape=(C,), float32]``: the model's clip output over the whole
+        input when it fits in a training window, else the maximum over windows."""
+        features = self._check(features)
+        if len(features) == 0:
+            raise ValueError("cannot predict a clip from zero frames")
+        windows = [features[s: s + self.window] for s in range(0, len(features), self.window)]
+        if len(windows) > 1 and len(windows[-1]) < self.window:
+            windows[-1] = features[-self.window:]
+        probs = [torch.sigmoid(self._forward(w)["clip"][0]).float().cpu().numpy() for w in windows]
+        return np.max(probs, axis=0).astype(np.float32)
+
+    def decide(self, probabilities: np.ndarray) -> np.ndarray:
+        """Binary decisions with the run's per-class thresholds."""
+        return np.asarray(probabilities) >= self.thresholds
+
+
+def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu") -> LoadedRun:
+    """Load a run directory written by training, model in eval mode on ``device``."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run directory; train one with `instrec train --out {run_dir}`")
+    config = read_json(run_dir / "config.json")
+    classes = list(read_json(run_dir / "classes.json"))
+    features = read_json(run_dir / "features.json")
+    store = read_json(run_dir / "store.json") if (run_dir / "store.json").exists() else {}
+    checkpoint = load_checkpoint(run_dir / MODEL_FILE)
+    if checkpoint.get("format") != "instrec-model-1" or "state_dict" not in checkpoint:
+        raise RunError(f"{run_dir / MODEL_FILE}: not an instrec model checkpoint (no format marker)")
+    if checkpoint["n_classes"] != len(classes):
+        raise RunError(f"{run_dir}: model has {checkpoint['n_classes']} outputs but classes.json "
+                       f"lists {len(classes)} classes; the run directory is inconsistent")
+    frame_shape = tuple(checkpoint["frame_shape"])
+    model = build_model(checkpoint["model"], n_classes=len(classes), frame_shape=frame_shape,
+                        **checkpoint["options"])
+    if checkpoint.get("standardized", False):
+        model = Standardized(model, frame_shape=frame_shape)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.to(device).eval()
+    thresholds = np.full(len(classes), 0.5, dtype=np.float32)
+    if (run_dir / THRESHOLDS_FILE).exists():
+        tuned = read_json(run_dir / THRESHOLDS_FILE)
+        thresholds = np.array([float(tuned.get(c, 0.5)) for c in classes], dtype=np.float32)
+    return LoadedRun(
+        model=model, classes=classes, feature_name=features["name"],
+        feature_params=dict(features["params"]), feature_config_hash=features["config_hash"],
+        thresholds=thresholds, history=read_history(run_dir), window=int(config["window"]),
+        frame_shape=frame_shape, run_dir=run_dir, config=config, store=store,
+    )
+
+
+def describe_features(reader: Any) -> dict[str, Any]:
+    """The ``features.json`` record of a feature set reader."""
+    return {
+        "name": reader.name, "key": reader.key, "params": dict(reader.params),
+        "config_hash": reader.config_hash, "frame_rate": float(reader.frame_rate),
+        "hop_s": float(reader.hop_s), "first_centre": float(reader.first_centre),
+        "frame_shape": [int(n) for n in reader.frame_shape],
+    }
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON has no NaN: undefined scores are written as null."""
+    return None if value is None or not math.isfinite(value) else float(value)
