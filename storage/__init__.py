@@ -1,1 +1,13 @@
-"""The only package that touches zarr, fsspec and store paths."""
+"""The only package that touches zarr, fsspec and store paths.
+
+See ``storage/README.md`` for the layout and its guarantees.
+"""
+
+from storage.locking import StoreLockedError
+from storage.schema import FeatureSetSpec, TrackMeta
+from storage.store import FeatureSetReader, FeatureStore, StoreError, TrackEntry, open_store
+
+__all__ = [
+    "FeatureSetReader", "FeatureSetSpec", "FeatureStore", "StoreError", "StoreLockedError", "TrackEntry",
+    "TrackMeta", "open_store",
+]

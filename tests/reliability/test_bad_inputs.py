@@ -181,11 +181,6 @@ def test_non_utf8_name_gets_a_printable_track_id(tmp_path):
     assert record["track_id"] == track.track_id and list(record["source_hashes"]) == ["caf\\xe9 \\xff.wav"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pipeline/extraction/driver.py _plan records a reader TrackProblem with item.to_json(), whose "
-    "'problem' omits the file (TrackProblem keeps the path apart), so the text summary reads "
-    "'failed empty: audio file is empty' without naming the file; fix: record "
-    "{'track_id': item.track_id, 'path': str(item.path), 'problem': str(item)} there"))
 def test_text_summary_names_each_bad_file(folder_batch, tmp_path):
     root = folder_batch[0]
     rc, out, err = run_cli(["extract", str(root), "--dataset", "folder", "--store", str(tmp_path / "s"),
@@ -409,11 +404,6 @@ def test_two_hour_song_decodes_streamed(two_hour_song):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "pipeline/extraction/extract.py extract_track computes `np.max(np.abs(first))` for the silence check, "
-    "a temporary as large as the whole song at 22.05 kHz (635 MB here): peak RSS is 1.6 GB; fix: "
-    "`peak = float(max(first.max(), -first.min())) if first.size else 0.0` (1.3 GB), and "
-    "DEFAULT_BLOCK_FRAMES = 2048 (a multiple of the 512-frame chunks; 1.15 GB)"))
 def test_two_hour_song_extraction_memory_is_bounded(two_hour_song):
     usage = two_hour_song[2]
     assert usage["maxrss_bytes"] < 1.4e9, usage

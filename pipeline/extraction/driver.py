@@ -1,0 +1,299 @@
+"""The extraction driver: decide what to compute, run it on Dask, commit as results arrive.
+
+Only this process (the lock holder) commits: workers write track versions and return their
+records; the driver publishes them in the manifest every ``commit_every_s`` seconds, so a
+kill -9 loses at most the uncommitted tail, which the next run recomputes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Sequence
+
+from pipeline.extraction.extract import DEFAULT_BLOCK_FRAMES, FeatureTarget, TrackResult, extract_batch
+from pipeline.track import InstrecError, Track, TrackProblem
+from storage.layout import RUNS, publish_json
+from storage.store import FeatureStore, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExtractionSummary:
+    """What a run did: done / skipped unchanged / failed (with reasons) / pruned."""
+
+    store: str
+    run_id: str
+    feature_sets: list[str]
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    snapshot_id: str = ""
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.audio_seconds / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+    def to_json(self) -> dict:
+        return {
+            "store": self.store, "run_id": self.run_id, "feature_sets": self.feature_sets,
+            "done": len(self.done), "skipped_unchanged": len(self.skipped), "failed": self.failed,
+            "warnings": self.warnings, "pruned": self.pruned, "audio_seconds": round(self.audio_seconds, 3),
+            "wall_seconds": round(self.wall_seconds, 3), "realtime_factor": round(self.realtime_factor, 1),
+            "snapshot_id": self.snapshot_id, "done_tracks": self.done,
+        }
+
+    def text(self) -> str:
+        lines = [
+            f"{self.store}: {len(self.done)} done, {len(self.skipped)} skipped unchanged, "
+            f"{len(self.failed)} failed, {len(self.pruned)} pruned "
+            f"({self.audio_seconds:.0f} s of audio in {self.wall_seconds:.1f} s)"
+        ]
+        lines += [f"  failed {f['track_id']}: {f['problem']}" for f in self.failed]
+        lines += [f"  warning {w['track_id']}: {w['message']}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _pending_keys(store: FeatureStore, track: Track, keys: Sequence[str]) -> list[str]:
+    sets = store.manifest["feature_sets"]
+    todo = []
+    for key in keys:
+        record = sets[key]["tracks"].get(track.track_id)
+        if record is None or record["content_hash"] != track.content_hash:
+            todo.append(key)
+    return todo
+
+
+def _batches(items: list[tuple[Track, list[FeatureTarget]]], *, workers: int, max_batch_seconds: float) -> list[list]:
+    """Group tracks into tasks of about ``max_batch_seconds`` of audio, at least ~4 tasks per worker."""
+    total = sum(max(t.duration, 1.0) for t, _ in items)
+    target = max(1.0, min(max_batch_seconds, total / max(4 * workers, 1)))
+    batches: list[list] = []
+    current: list = []
+    seconds = 0.0
+    for item in sorted(items, key=lambda it: -it[0].duration):
+        current.append(item)
+        seconds += max(item[0].duration, 1.0)
+        if seconds >= target:
+            batches.append(current)
+            current, seconds = [], 0.0
+    if current:
+        batches.append(current)
+    return batches
+
+
+class _Cluster:
+    """The Dask cluster of a run: an existing one (address) or a local one started on demand.
+
+    :meth:`start_soon` starts the local cluster in a background thread, overlapping its
+    start-up (seconds: worker processes import numpy, librosa, zarr) with the rest of the
+    dataset scan; the driver calls it once a second track needs computing.
+    """
+
+    def __init__(self, *, workers: int, address: str | None) -> None:
+        self.workers, self.address = workers, address
+        self._pool: ThreadPoolExecutor | None = None
+        self._starting: Future | None = None
+        self._cluster: Any = None
+        self._client: Any = None
+
+    def start_soon(self) -> None:
+        if self._starting is None and self.address is None and self.workers > 0:
+            self._pool = ThreadPoolExecutor(max_workers=1)
+            self._starting = self._pool.submit(self._start_local)
+
+    def _start_local(self) -> Any:
+        from dask.distributed import LocalCluster
+
+        return LocalCluster(
+            n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            host="127.0.0.1", silence_logs=logging.ERROR,
+        )
+
+    def client(self) -> Any:
+        from dask.distributed import Client
+
+        if self._client is None:
+            if self.address:
+                self._client = Client(self.address)
+            else:
+                self._cluster = self._starting.result() if self._starting else self._start_local()
+                self._client = Client(self._cluster)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._starting is not None and self._cluster is None:
+            try:
+                self._cluster = self._starting.result()
+            except Exception:  # it failed to start; the run already reported why, or never needed it
+                self._cluster = None
+        if self._cluster is not None:
+            self._cluster.close()
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+def _run_batches(batches: list[list], *, store: FeatureStore, classes: list[str], cluster: _Cluster,
+                 block_frames: int) -> Iterator[list[TrackResult]]:
+    writer = store.version_writer
+    if not batches:
+        return
+    single = len(batches) == 1 and len(batches[0]) == 1
+    if cluster.workers <= 0 or (cluster.address is None and single):
+        for batch in batches:  # in-process: no cluster start-up for a single song
+            yield extract_batch([t for t, _ in batch], [g for _, g in batch], writer=writer, classes=classes,
+                                block_frames=block_frames)
+        return
+    from dask.distributed import as_completed
+
+    client = cluster.client()
+    futures = [
+        client.submit(extract_batch, [t for t, _ in batch], [g for _, g in batch], writer=writer,
+                      classes=classes, block_frames=block_frames, pure=False)
+        for batch in batches
+    ]
+    for future in as_completed(futures):
+        yield future.result()
+
+
+def extract_dataset(
+    tracks: Iterable[Track | TrackProblem],
+    store_url: str,
+    *,
+    targets: Sequence[FeatureTarget],
+    dataset: str | None = None,
+    workers: int = 2,
+    dask_address: str | None = None,
+    prune: bool = False,
+    storage_options: dict | None = None,
+    progress: bool = True,
+    commit_every_s: float = 2.0,
+    max_batch_seconds: float = 600.0,
+    block_frames: int = DEFAULT_BLOCK_FRAMES,
+) -> ExtractionSummary:
+    """Extract a dataset's tracks into the store at ``store_url``, incrementally.
+
+    Unchanged tracks (same content hash and feature key) are skipped, new ones appended,
+    changed ones replaced; tracks no longer in ``tracks`` are removed only with ``prune``.
+
+    Parameters
+    ----------
+    tracks : iterable of Track or TrackProblem
+        A reader's output; problems are reported as failures.
+    store_url : str
+    targets : sequence of FeatureTarget
+        The feature sets to build.
+    dataset : str, optional
+        Dataset name recorded in a new store (default: the first track's).
+    workers : int
+        Dask worker processes of the local cluster; 0 runs in this process.
+    dask_address : str, optional
+        Address of an existing cluster (``tcp://host:8786``), used instead of a local one.
+    prune : bool
+        Remove committed tracks that are not in ``tracks`` (from every feature set).
+
+    Returns
+    -------
+    ExtractionSummary
+    """
+    started = time.perf_counter()
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    summary = ExtractionSummary(store=str(store_url), run_id=run_id, feature_sets=[t.spec.key for t in targets])
+    with open_store(store_url, mode="a", storage_options=storage_options) as store:
+        cluster = _Cluster(workers=workers, address=dask_address)
+        try:
+            garbage = store.collect_garbage()
+            if garbage:
+                log.info("removed %d uncommitted track versions left by an interrupted run", len(garbage))
+            pending, seen = _plan(store, tracks, targets, dataset=dataset, summary=summary, cluster=cluster)
+            if prune and not seen:
+                raise InstrecError(
+                    f"{store_url}: --prune with a dataset that yielded no tracks would empty the store; "
+                    "check the dataset root"
+                )
+            batches = _batches(pending, workers=max(workers, 1), max_batch_seconds=max_batch_seconds)
+            _execute(batches, store=store, cluster=cluster, summary=summary, total=len(pending),
+                     progress=progress, commit_every_s=commit_every_s, block_frames=block_frames)
+        finally:
+            cluster.close()
+        if prune:
+            removals = [(key, tid) for key in store.feature_sets()
+                        for tid in list(store.manifest["feature_sets"][key]["tracks"]) if tid not in seen]
+            summary.pruned = sorted({tid for _, tid in removals})
+            if removals:
+                store.commit(remove=removals)
+        summary.snapshot_id = store.snapshot_id
+        summary.wall_seconds = time.perf_counter() - started
+        publish_json(store.location, summary.to_json(), RUNS, f"{run_id}.json")
+    return summary
+
+
+def _plan(store: FeatureStore, tracks: Iterable[Track | TrackProblem], targets: Sequence[FeatureTarget], *,
+          dataset: str | None, summary: ExtractionSummary, cluster: _Cluster) -> tuple[list, set[str]]:
+    """Which (track, feature sets) need computing; unchanged tracks go to ``summary.skipped``."""
+    keys = [t.spec.key for t in targets]
+    seen: set[str] = set()
+    pending: list[tuple[Track, list[FeatureTarget]]] = []
+    initialized = False
+    for item in tracks:
+        if isinstance(item, TrackProblem):  # "problem" names the file, as every other failure does
+            summary.failed.append({"track_id": item.track_id, "path": str(item.path), "problem": str(item)})
+            continue
+        if item.track_id in seen:
+            summary.failed.append({"track_id": item.track_id, "path": str(item.audio),
+                                   "problem": f"{item.audio}: duplicate track id {item.track_id!r}; skipped"})
+            continue
+        seen.add(item.track_id)
+        if not initialized:
+            store.initialize(dataset=dataset or item.dataset, classes=list(item.classes))
+            for target in targets:
+                store.add_feature_set(target.spec)
+            initialized = True
+        todo = set(_pending_keys(store, item, keys))
+        if todo:
+            pending.append((item, [t for t in targets if t.spec.key in todo]))
+            if len(pending) == 2:
+                cluster.start_soon()
+        else:
+            summary.skipped.append(item.track_id)
+    return pending, seen
+
+
+def _execute(batches: list[list], *, store: FeatureStore, cluster: _Cluster, summary: ExtractionSummary,
+             total: int, progress: bool, commit_every_s: float, block_frames: int) -> None:
+    """Run the batches, committing finished tracks every ``commit_every_s`` seconds and at the end."""
+    from tqdm import tqdm
+
+    staged: list[dict] = []
+    last_commit = time.monotonic()
+    bar = tqdm(total=total, desc="extract", unit="track", disable=not progress)
+    try:
+        for results in _run_batches(batches, store=store, classes=store.classes, cluster=cluster,
+                                    block_frames=block_frames):
+            for result in results:
+                summary.audio_seconds += result.audio_seconds
+                summary.warnings += [{"track_id": result.track_id, "message": w} for w in result.warnings]
+                if result.ok:
+                    staged += result.records.values()
+                    summary.done.append(result.track_id)
+                else:
+                    summary.failed.append({"track_id": result.track_id, "path": result.path,
+                                           "problem": result.error})
+            bar.update(len(results))
+            if staged and time.monotonic() - last_commit >= commit_every_s:
+                store.commit(staged)
+                staged, last_commit = [], time.monotonic()
+    finally:
+        bar.close()
+        if staged:  # also on KeyboardInterrupt: what finished is kept
+            store.commit(staged)

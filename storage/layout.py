@@ -1,0 +1,172 @@
+"""Where things live in a store, and how small JSON documents are read and published.
+
+Layout of a store at ``URL`` (see ``storage/README.md`` for the reasons)::
+
+    URL/zarr.json                         root group: schema_version, dataset, classes
+    URL/manifest.json                     the committed state (written last, atomically)
+    URL/.lock                             present while a writer runs (pid, host, run id)
+    URL/runs/<time>-<run>.json            one log per extraction run (done/skipped/failed)
+    URL/<key>/zarr.json                   feature-set group: params, config_hash, frame grid
+    URL/<key>/tracks/<slug>/<version>/    one group per track version
+        features     (time, <frame dims>) float16, chunked along time
+        labels       (time, class) uint8 multi-hot at the set's frame rate
+        label_mask   (time, class) bool, True where the label is known
+        clip_labels  (class,) float32
+        clip_mask    (class,) bool
+
+``<key>`` is ``<family>-<first 8 hex of config_hash>``; ``<version>`` is the first 12 hex of
+the track's content hash plus a per-run nonce, so a writer never overwrites a committed
+version: a crash can only leave unreferenced versions behind, which the next writer or
+``store verify --repair`` deletes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+RUNS = "runs"
+TRACKS = "tracks"
+ARRAY_NAMES = ("features", "labels", "label_mask", "clip_labels", "clip_mask")
+
+
+def feature_key(name: str, config_hash: str) -> str:
+    """``logmel-1a2b3c4d``: the family name and the first 8 hex digits of its config hash."""
+    return f"{name}-{config_hash[:8]}"
+
+
+def track_slug(track_id: str) -> str:
+    """A path-safe, unique directory name for a track id.
+
+    Readable prefix (unsafe characters replaced) plus 8 hex of the id's sha256, so ids that
+    differ only in unsafe characters do not collide.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", track_id)[:64].strip(".") or "track"
+    return f"{safe}-{hashlib.sha256(track_id.encode()).hexdigest()[:8]}"
+
+
+def track_version_path(key: str, track_id: str, content_hash: str, nonce: str) -> str:
+    """Store-relative path of one written version of a track in feature set ``key``."""
+    return f"{key}/{TRACKS}/{track_slug(track_id)}/{content_hash[:12]}-{nonce}"
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """A store URL resolved to an fsspec filesystem and a root path on it."""
+
+    url: str
+    fs: Any
+    root: str
+    storage_options: dict
+
+    @property
+    def is_local(self) -> bool:
+        protocol = self.fs.protocol
+        protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+        return "file" in protocols or "local" in protocols
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def zarr_store(self, *, read_only: bool) -> Any:
+        """A zarr store object for the root."""
+        import zarr.storage
+
+        if self.is_local:
+            return zarr.storage.LocalStore(self.root, read_only=read_only)
+        return zarr.storage.FsspecStore.from_url(
+            self.url, storage_options=self.storage_options or None, read_only=read_only
+        )
+
+
+def resolve(url: str | os.PathLike, storage_options: dict | None = None) -> StoreLocation:
+    """Resolve a local path or fsspec URL (``s3://bucket/path``) to a :class:`StoreLocation`."""
+    url = str(url)
+    options = dict(storage_options or {})
+    if "://" not in url:
+        url = str(Path(url).expanduser().resolve())
+    fs, root = fsspec.url_to_fs(url, **options)
+    return StoreLocation(url=url, fs=fs, root=root, storage_options=options)
+
+
+def read_json(loc: StoreLocation, *parts: str) -> dict | None:
+    """A JSON document under the store root, or None when it does not exist."""
+    path = loc.path(*parts)
+    try:
+        with loc.fs.open(path, "rb") as handle:
+            return json.loads(handle.read().decode())
+    except FileNotFoundError:
+        return None
+
+
+def publish_json(loc: StoreLocation, document: dict, *parts: str) -> None:
+    """Replace a JSON document atomically.
+
+    Locally: write a temporary file in the same directory, fsync, ``os.replace``.  On object
+    stores a single PUT is atomic: readers see the old or the new object, never a mix.
+    """
+    data = json.dumps(document, indent=1, sort_keys=True).encode()
+    path = loc.path(*parts)
+    if loc.is_local:
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    else:
+        loc.fs.pipe_file(path, data)
+
+
+def remove_tree(loc: StoreLocation, relative: str) -> None:
+    """Delete a store-relative directory (or prefix) if it exists."""
+    path = loc.path(relative)
+    try:
+        loc.fs.rm(path, recursive=True)
+    except FileNotFoundError:
+        pass
+
+
+def list_versions(loc: StoreLocation, key: str) -> list[str]:
+    """Store-relative paths of every track version directory written in feature set ``key``."""
+    base = loc.path(key, TRACKS)
+    loc.fs.invalidate_cache()
+    found: list[str] = []
+    try:
+        slugs = loc.fs.ls(base, detail=False)
+    except FileNotFoundError:
+        return found
+    prefix = loc.root.rstrip("/") + "/"
+    for slug in slugs:
+        try:
+            versions = loc.fs.ls(slug, detail=True)
+        except FileNotFoundError:
+            continue
+        for entry in versions:
+            if entry.get("type") == "directory":
+                name = entry["name"].rstrip("/")
+                found.append(name[len(prefix):] if name.startswith(prefix) else name)
+    return found

@@ -1,0 +1,366 @@
+"""The feature store: open, read windows, write and commit tracks.
+
+Readers see the committed manifest only (``manifest.json``, replaced atomically and last), so
+a half-written track is never visible.  Writers (``mode="a"``) hold the store's lock from
+open to close; track arrays may be written by any process through
+:class:`storage.writer.VersionWriter`, and become visible when the lock holder commits them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from pipeline.track import InstrecError
+from storage.layout import (
+    MANIFEST, SCHEMA_VERSION, StoreLocation, list_versions, publish_json, read_json, remove_tree, resolve,
+)
+from storage.locking import StoreLock
+from storage.schema import FeatureSetSpec, TrackMeta
+from storage.writer import VersionWriter
+
+
+class StoreError(InstrecError):
+    """A store is missing, of another schema, or inconsistent with the request."""
+
+
+@dataclass(frozen=True)
+class TrackEntry:
+    """A committed track of a feature set."""
+
+    track_id: str
+    split: str
+    n_frames: int
+    duration: float
+    dominant: str | None
+    content_hash: str
+
+
+def _empty_manifest(dataset: str, classes: list[str]) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION, "dataset": dataset, "classes": list(classes),
+        "generation": 0, "snapshot_id": "empty", "committed_at": None, "feature_sets": {},
+    }
+
+
+class FeatureSetReader:
+    """Read access to one committed feature set; open arrays are cached."""
+
+    def __init__(self, store: "FeatureStore", key: str, doc: dict) -> None:
+        self._store = store
+        self.key = key
+        self.spec = FeatureSetSpec.from_json(doc)
+        self._records: dict[str, dict] = doc["tracks"]
+        self._arrays: dict[tuple[str, str], Any] = {}
+
+    name = property(lambda self: self.spec.name)
+    params = property(lambda self: dict(self.spec.params))
+    config_hash = property(lambda self: self.spec.config_hash)
+    frame_rate = property(lambda self: self.spec.frame_rate)
+    hop_s = property(lambda self: self.spec.hop_s)
+    first_centre = property(lambda self: self.spec.first_centre)
+    frame_shape = property(lambda self: tuple(self.spec.frame_shape))
+    classes = property(lambda self: list(self._store.classes))
+
+    def tracks(self, split: str | None = None) -> list[TrackEntry]:
+        """Committed tracks, sorted by id; only ``split`` when given."""
+        return [
+            TrackEntry(
+                track_id=tid, split=r["split"], n_frames=int(r["n_frames"]), duration=float(r["duration"]),
+                dominant=r.get("dominant"), content_hash=r["content_hash"],
+            )
+            for tid, r in sorted(self._records.items())
+            if split is None or r["split"] == split
+        ]
+
+    def record(self, track_id: str) -> dict:
+        try:
+            return self._records[track_id]
+        except KeyError:
+            raise KeyError(
+                f"track {track_id!r} is not committed in feature set {self.key} of {self._store.url}"
+            ) from None
+
+    def array(self, track_id: str, name: str) -> Any:
+        """The zarr array ``name`` of a committed track (cached)."""
+        cache_key = (track_id, name)
+        arr = self._arrays.get(cache_key)
+        if arr is None:
+            import zarr
+
+            path = f"{self.record(track_id)['path']}/{name}"
+            try:
+                arr = zarr.open_array(self._store.zarr_store, path=path, mode="r", zarr_format=3)
+            except FileNotFoundError as exc:
+                raise StoreError(
+                    f"{self._store.url}: array {path} of committed track {track_id!r} is missing; the store "
+                    "changed since it was opened (reopen it) or is damaged (run `instrec store verify`)"
+                ) from exc
+            self._arrays[cache_key] = arr
+        return arr
+
+    def _window(self, track_id: str, start: int, stop: int | None) -> tuple[int, int]:
+        n = int(self.record(track_id)["n_frames"])
+        stop = n if stop is None else min(int(stop), n)
+        start = max(0, int(start))
+        return start, max(start, stop)
+
+    def read_features(self, track_id: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Frames ``start:stop`` of a track, float32 ``[shape=(T, *frame_shape)]``."""
+        start, stop = self._window(track_id, start, stop)
+        return np.asarray(self.array(track_id, "features")[start:stop], dtype=np.float32)
+
+    def read_labels(self, track_id: str, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Multi-hot labels uint8 ``(T, C)`` and known-mask bool ``(T, C)`` for frames ``start:stop``."""
+        start, stop = self._window(track_id, start, stop)
+        labels = np.asarray(self.array(track_id, "labels")[start:stop], dtype=np.uint8)
+        mask = np.asarray(self.array(track_id, "label_mask")[start:stop], dtype=bool)
+        return labels, mask
+
+    def read_clip(self, track_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Clip labels float32 ``(C,)`` and clip mask bool ``(C,)`` (from the manifest)."""
+        record = self.record(track_id)
+        return np.asarray(record["clip_labels"], dtype=np.float32), np.asarray(record["clip_mask"], dtype=bool)
+
+    def to_xarray(self, track_id: str) -> Any:
+        """The track's group as an ``xarray.Dataset`` with named dimensions."""
+        import xarray as xr
+
+        return xr.open_zarr(
+            self._store.zarr_store, group=self.record(track_id)["path"], consolidated=False, zarr_format=3
+        )
+
+
+class FeatureStore:
+    """A store of feature sets for one dataset.  Use :func:`open_store`."""
+
+    def __init__(self, loc: StoreLocation, *, mode: str, manifest: dict, lock: StoreLock | None) -> None:
+        self._loc = loc
+        self.mode = mode
+        self._manifest = manifest
+        self._lock = lock
+        self._zarr_store: Any = None
+        self._readers: dict[str, FeatureSetReader] = {}
+        self._staged: list[dict] = []
+        self._writer: VersionWriter | None = None
+
+    # -- reading ---------------------------------------------------------------------------
+    url = property(lambda self: self._loc.url)
+    location = property(lambda self: self._loc)
+    classes = property(lambda self: list(self._manifest["classes"]))
+    dataset = property(lambda self: self._manifest["dataset"])
+    snapshot_id = property(lambda self: self._manifest["snapshot_id"])
+    manifest = property(lambda self: self._manifest)
+
+    @property
+    def zarr_store(self) -> Any:
+        if self._zarr_store is None:
+            self._zarr_store = self._loc.zarr_store(read_only=self.mode == "r")
+        return self._zarr_store
+
+    def feature_sets(self) -> list[str]:
+        return sorted(self._manifest["feature_sets"])
+
+    def feature_set(self, name_or_key: str) -> FeatureSetReader:
+        """A feature set by key (``logmel-1a2b3c4d``) or by family name when exactly one matches."""
+        sets = self._manifest["feature_sets"]
+        key = name_or_key
+        if key not in sets:
+            matches = [k for k, doc in sets.items() if doc["name"] == name_or_key]
+            if len(matches) != 1:
+                raise StoreError(
+                    f"{self.url}: feature set {name_or_key!r} "
+                    + ("is ambiguous: " + ", ".join(sorted(matches)) + "; pass the full key" if matches
+                       else "is not in the store; it has: " + (", ".join(sorted(sets)) or "none")
+                       + " (run `instrec extract` first)")
+                )
+            key = matches[0]
+        if key not in self._readers:
+            self._readers[key] = FeatureSetReader(self, key, sets[key])
+        return self._readers[key]
+
+    def refresh(self) -> None:
+        """Reload the committed manifest (see tracks committed since opening)."""
+        self._manifest = _load_manifest(self._loc)
+        self._readers.clear()
+
+    # -- writing ---------------------------------------------------------------------------
+    def _require_writer(self) -> None:
+        if self.mode != "a" or self._lock is None or not self._lock.held:
+            raise StoreError(f"{self.url}: store is open read-only; open it with mode='a' to write")
+
+    @property
+    def version_writer(self) -> VersionWriter:
+        """A picklable writer of track versions for this store (for worker processes)."""
+        if self._writer is None:
+            self._writer = VersionWriter(self._loc.url, self._loc.storage_options or None)
+        return self._writer
+
+    def initialize(self, *, dataset: str, classes: list[str]) -> None:
+        """Set the dataset and vocabulary of a new store, or check them on an existing one."""
+        self._require_writer()
+        if not self._manifest["classes"] and not self._manifest["feature_sets"]:
+            import zarr
+
+            self._manifest["dataset"], self._manifest["classes"] = dataset, list(classes)
+            root = zarr.open_group(self.zarr_store, mode="a", zarr_format=3)
+            root.attrs.update({"instrec_schema_version": SCHEMA_VERSION, "dataset": dataset, "classes": list(classes)})
+            return
+        if list(classes) != self.classes or dataset != self.dataset:
+            raise StoreError(
+                f"{self.url}: the store holds dataset {self.dataset!r} with {len(self.classes)} classes; "
+                f"cannot add dataset {dataset!r} with {len(classes)} classes (different vocabulary); "
+                "use another store URL per dataset/taxonomy"
+            )
+
+    def add_feature_set(self, spec: FeatureSetSpec) -> str:
+        """Declare a feature set (idempotent); returns its key."""
+        import zarr
+
+        self._require_writer()
+        sets = self._manifest["feature_sets"]
+        if spec.key in sets:
+            if sets[spec.key]["config_hash"] != spec.config_hash:
+                raise StoreError(f"{self.url}: feature key {spec.key} collides with another configuration")
+            return spec.key
+        group = zarr.open_group(self.zarr_store, path=spec.key, mode="a", zarr_format=3)
+        group.attrs.update(spec.to_json())
+        sets[spec.key] = {**spec.to_json(), "tracks": {}}
+        return spec.key
+
+    def write_track(self, feature_key: str, *, meta: TrackMeta, features: np.ndarray, labels: np.ndarray,
+                    label_mask: np.ndarray, clip_labels: np.ndarray, clip_mask: np.ndarray) -> dict:
+        """Write one track's arrays and stage it for the next :meth:`commit`."""
+        self._require_writer()
+        spec = FeatureSetSpec.from_json(self._manifest["feature_sets"][feature_key])
+        record = self.version_writer.write_track(
+            spec, meta, classes=self.classes, features=features, labels=labels, label_mask=label_mask,
+            clip_labels=clip_labels, clip_mask=clip_mask,
+        )
+        self._staged.append(record)
+        return record
+
+    def commit(self, records: Iterable[dict] = (), *, remove: Iterable[tuple[str, str]] = ()) -> str:
+        """Publish written track versions (and removals) in one atomic manifest update.
+
+        Parameters
+        ----------
+        records : iterable of dict
+            Records returned by ``VersionWriter.write_track`` / ``TrackVersion.record``.
+        remove : iterable of (feature_key, track_id)
+            Tracks to drop from the committed state.
+
+        Returns
+        -------
+        snapshot_id : str
+        """
+        self._require_writer()
+        records = [*self._staged, *records]
+        remove = list(remove)
+        if not records and not remove:
+            return self.snapshot_id
+        superseded: list[str] = []
+        sets = self._manifest["feature_sets"]
+        for record in records:
+            tracks = sets[record["feature_set"]]["tracks"]
+            old = tracks.get(record["track_id"])
+            if old is not None and old["path"] != record["path"]:
+                superseded.append(old["path"])
+            tracks[record["track_id"]] = {k: v for k, v in record.items() if k not in ("track_id", "feature_set")}
+        for key, track_id in remove:
+            old = sets.get(key, {}).get("tracks", {}).pop(track_id, None)
+            if old is not None:
+                superseded.append(old["path"])
+        self._manifest["generation"] = int(self._manifest.get("generation", 0)) + 1
+        self._manifest["snapshot_id"] = f"{self._manifest['generation']:08d}-{uuid.uuid4().hex[:8]}"
+        self._manifest["committed_at"] = time.time()
+        publish_json(self._loc, self._manifest, MANIFEST)
+        self._staged.clear()
+        self._readers.clear()
+        if self._lock is not None:
+            self._lock.refresh()
+        for path in superseded:  # after the commit: readers of the new snapshot never need them
+            remove_tree(self._loc, path)
+        return self.snapshot_id
+
+    def collect_garbage(self) -> list[str]:
+        """Delete track versions no committed record points to (left by crashed writers)."""
+        self._require_writer()
+        committed = {r["path"] for doc in self._manifest["feature_sets"].values() for r in doc["tracks"].values()}
+        removed = []
+        for key in self._manifest["feature_sets"]:
+            for path in list_versions(self._loc, key):
+                if path not in committed:
+                    remove_tree(self._loc, path)
+                    removed.append(path)
+        return removed
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self) -> "FeatureStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _load_manifest(loc: StoreLocation) -> dict:
+    loc.fs.invalidate_cache()
+    manifest = read_json(loc, MANIFEST)
+    if manifest is None:
+        raise StoreError(f"{loc.url}: no feature store here (no {MANIFEST}); create one with `instrec extract`")
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{loc.url}: store schema version {version} is not supported (this instrec reads version "
+            f"{SCHEMA_VERSION}); re-extract into a new store"
+        )
+    return manifest
+
+
+def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None) -> FeatureStore:
+    """Open a feature store.
+
+    Parameters
+    ----------
+    url : str
+        Local path or fsspec URL (``s3://bucket/store``).
+    mode : {"r", "a"}
+        ``r`` read the committed state; ``a`` create-or-append, holding the writer lock until
+        :meth:`FeatureStore.close`.
+    storage_options : dict, optional
+        fsspec options, e.g. ``{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}``.
+    """
+    if mode not in ("r", "a"):
+        raise ValueError(f"mode must be 'r' or 'a', got {mode!r}")
+    loc = resolve(url, storage_options)
+    if mode == "r":
+        return FeatureStore(loc, mode=mode, manifest=_load_manifest(loc), lock=None)
+    lock = StoreLock(loc).acquire()
+    try:
+        loc.fs.invalidate_cache()
+        if read_json(loc, MANIFEST) is None:
+            existing = [p for p in _safe_ls(loc) if not p.rstrip("/").endswith(("/.lock", "/zarr.json"))]
+            if existing:
+                raise StoreError(
+                    f"{loc.url}: directory is not empty and holds no {MANIFEST}; choose an empty or new "
+                    "location for the store"
+                )
+            publish_json(loc, _empty_manifest("", []), MANIFEST)
+        return FeatureStore(loc, mode=mode, manifest=_load_manifest(loc), lock=lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _safe_ls(loc: StoreLocation) -> list[str]:
+    try:
+        return loc.fs.ls(loc.root, detail=False)
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,178 @@
+"""Consistency check of a store, and repair.
+
+Problems (the store is wrong; exit non-zero): a committed track whose arrays are missing,
+mis-shaped or incomplete (a chunk gone), labels and features of different frame counts, a
+content or config hash that does not match, a feature key that is not ``name-hash8``.
+Notes (expected after a crash; not errors): uncommitted track versions, a lock left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from storage.layout import LOCK, feature_key, list_versions
+from storage.store import FeatureStore, open_store
+
+
+@dataclass
+class VerifyReport:
+    """Result of :func:`verify_store`."""
+
+    url: str
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    tracks_checked: int = 0
+    broken: list[tuple[str, str]] = field(default_factory=list)  # (feature key, track id)
+    garbage: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict:
+        return {
+            "url": self.url, "ok": self.ok, "tracks_checked": self.tracks_checked, "problems": self.problems,
+            "notes": self.notes, "uncommitted_versions": len(self.garbage), "repaired": self.repaired,
+        }
+
+
+def _expected_frames(params: dict, n_samples: int) -> int | None:
+    try:
+        from features.registry import config_from_params
+
+        return config_from_params(params).grid.n_frames(n_samples)
+    except Exception:  # a family this install cannot rebuild (or whose grid needs more): skip the check
+        return None
+
+
+def _check_feature_set(store: FeatureStore, key: str, doc: dict, report: VerifyReport, *, deep: bool) -> None:
+    import zarr
+
+    if key != feature_key(doc["name"], doc["config_hash"]):
+        report.problems.append(f"{key}: key does not match name-hash8 of its config_hash {doc['config_hash'][:8]}")
+    text = json.dumps(doc["params"], sort_keys=True, separators=(",", ":"))
+    if hashlib.sha256(text.encode()).hexdigest() != doc["config_hash"]:
+        report.problems.append(f"{key}: config_hash does not match its params (params were edited?)")
+    try:
+        from features.base import config_hash
+        from features.registry import config_from_params
+
+        if config_hash(config_from_params(doc["params"])) != doc["config_hash"]:
+            report.notes.append(
+                f"{key}: this instrec's {doc['name']} configuration has parameters the store does not record "
+                "(a newer version added some); extracting again makes a new feature set"
+            )
+    except Exception as exc:  # unknown family, or one that needs files to build (weights)
+        report.notes.append(f"{key}: configuration not rebuilt ({type(exc).__name__}); config hash not recomputed")
+    try:
+        attrs = dict(zarr.open_group(store.zarr_store, path=key, mode="r").attrs)
+        if attrs.get("config_hash") != doc["config_hash"]:
+            report.problems.append(f"{key}: group attributes disagree with the manifest's config_hash")
+    except FileNotFoundError:
+        report.problems.append(f"{key}: feature-set group is missing")
+    reader = store.feature_set(key)
+    n_classes = len(store.classes)
+    frame_shape = tuple(doc["frame_shape"])
+    for track_id, record in sorted(doc["tracks"].items()):
+        report.tracks_checked += 1
+        where = f"{key}/{track_id} ({record['path']})"
+        problems: list[str] = []
+        try:
+            group_attrs = dict(zarr.open_group(store.zarr_store, path=record["path"], mode="r").attrs)
+            if group_attrs.get("content_hash") != record["content_hash"]:
+                problems.append("content hash in the track group differs from the manifest")
+            n = int(record["n_frames"])
+            shapes = {"features": (n, *frame_shape), "labels": (n, n_classes), "label_mask": (n, n_classes),
+                      "clip_labels": (n_classes,), "clip_mask": (n_classes,)}
+            for name, shape in shapes.items():
+                arr = reader.array(track_id, name)
+                if tuple(arr.shape) != shape:
+                    problems.append(f"{name} has shape {tuple(arr.shape)}, expected {shape}")
+                elif arr.nchunks_initialized != arr.nchunks:
+                    problems.append(f"{name} has {arr.nchunks - arr.nchunks_initialized} of {arr.nchunks} chunks missing")
+            if "n_samples" in record:
+                expected = _expected_frames(doc["params"], int(record["n_samples"]))
+                if expected is not None and expected != n:
+                    problems.append(f"{n} frames but the grid gives {expected} for {record['n_samples']} samples")
+            if len(record["clip_labels"]) != n_classes or len(record["clip_mask"]) != n_classes:
+                problems.append("manifest clip labels do not have one value per class")
+            elif not problems:
+                clip = np.asarray(reader.array(track_id, "clip_labels")[:], dtype=np.float32)
+                if not np.allclose(clip, np.asarray(record["clip_labels"], dtype=np.float32), atol=1e-5):
+                    problems.append("clip_labels array differs from the manifest")
+            if deep and not problems:
+                frames = reader.read_features(track_id)
+                if not np.isfinite(frames).all():
+                    problems.append("features contain NaN/Inf")
+                labels, _ = reader.read_labels(track_id)
+                if labels.max(initial=0) > 1:
+                    problems.append("labels are not 0/1")
+        except Exception as exc:  # any unreadable piece is a problem of this track
+            problems.append(f"unreadable: {type(exc).__name__}: {exc}")
+        if problems:
+            report.broken.append((key, track_id))
+            report.problems += [f"{where}: {p}" for p in problems]
+
+
+def verify_store(url: str, *, storage_options: dict | None = None, deep: bool = False,
+                 repair: bool = False) -> VerifyReport:
+    """Check a store; with ``repair``, delete uncommitted versions and uncommit broken tracks.
+
+    Parameters
+    ----------
+    url : str
+    storage_options : dict, optional
+    deep : bool
+        Also read every frame (NaN/Inf, 0/1 labels).
+    repair : bool
+        Take the writer lock, remove uncommitted track versions, and drop broken tracks from the
+        manifest so the next ``instrec extract`` recomputes them.
+    """
+    report = VerifyReport(url=url)
+    try:
+        store = open_store(url, mode="a" if repair else "r", storage_options=storage_options)
+    except Exception as exc:
+        report.problems.append(f"cannot open the store: {exc}")
+        return report
+    try:
+        _verify_open(store, report, deep=deep)
+        if repair:
+            if report.broken:
+                store.commit(remove=report.broken)
+                report.repaired += [f"uncommitted broken track {k}/{t}" for k, t in report.broken]
+            removed = store.collect_garbage()
+            report.repaired += [f"deleted uncommitted version {p}" for p in removed]
+    finally:
+        store.close()
+    return report
+
+
+def _verify_open(store: FeatureStore, report: VerifyReport, *, deep: bool) -> None:
+    import zarr
+
+    manifest = store.manifest
+    try:
+        root_attrs: dict[str, Any] = dict(zarr.open_group(store.zarr_store, mode="r").attrs)
+        if manifest["feature_sets"] and root_attrs.get("classes") != manifest["classes"]:
+            report.problems.append("root group classes differ from the manifest's")
+    except FileNotFoundError:
+        if manifest["feature_sets"]:
+            report.problems.append("root zarr group is missing")
+    committed = set()
+    for key, doc in sorted(manifest["feature_sets"].items()):
+        _check_feature_set(store, key, doc, report, deep=deep)
+        committed |= {r["path"] for r in doc["tracks"].values()}
+        report.garbage += [p for p in list_versions(store.location, key) if p not in committed]
+    if report.garbage:
+        report.notes.append(
+            f"{len(report.garbage)} uncommitted track versions (left by an interrupted run; invisible to "
+            "readers; the next extract or `store verify --repair` deletes them)"
+        )
+    if store.mode == "r" and store.location.fs.exists(store.location.path(LOCK)):
+        report.notes.append("a writer lock is present (a run in progress, or a crashed one: the next run takes it over)")

@@ -1,0 +1,197 @@
+"""Writing track versions: the part of a write that needs no lock.
+
+A :class:`VersionWriter` is a small picklable object (URL + storage options) that any
+process (a Dask worker, the driver) uses to write one track's arrays under a fresh,
+unique path.  Nothing it writes is visible to readers until the lock holder commits the
+returned record into the manifest (``FeatureStore.commit``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from storage.layout import StoreLocation, resolve, track_version_path
+from storage.schema import FeatureSetSpec, TrackMeta, frames_codec, labels_codec
+
+
+@dataclass
+class VersionWriter:
+    """Writes track versions into the store at ``url``.
+
+    Parameters
+    ----------
+    url : str
+        Store URL (local path or fsspec URL).
+    storage_options : dict, optional
+        fsspec options (``{"client_kwargs": {"endpoint_url": ...}}`` for S3).
+    nonce : str
+        Per-run suffix of version paths (never reused, so committed data is never overwritten).
+    """
+
+    url: str
+    storage_options: dict | None = None
+    nonce: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    _zarr_store: Any = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_zarr_store"] = None
+        return state
+
+    def location(self) -> StoreLocation:
+        return resolve(self.url, self.storage_options)
+
+    def zarr_store(self) -> Any:
+        if self._zarr_store is None:
+            self._zarr_store = self.location().zarr_store(read_only=False)
+        return self._zarr_store
+
+    def begin(
+        self, spec: FeatureSetSpec, meta: TrackMeta, *, classes: list[str], labels: np.ndarray,
+        label_mask: np.ndarray, clip_labels: np.ndarray, clip_mask: np.ndarray,
+    ) -> "TrackVersion":
+        """Create a new track version holding its labels; fill its frames with ``write_features``.
+
+        Parameters
+        ----------
+        labels : np.ndarray [shape=(n_frames, n_classes)], 0/1
+        label_mask : np.ndarray [shape=(n_frames, n_classes)], bool
+        clip_labels : np.ndarray [shape=(n_classes,)], float in [0, 1]
+        clip_mask : np.ndarray [shape=(n_classes,)], bool
+        """
+        return TrackVersion.create(
+            self.zarr_store(), spec=spec, meta=meta, classes=classes, labels=labels, label_mask=label_mask,
+            clip_labels=clip_labels, clip_mask=clip_mask,
+            path=track_version_path(spec.key, meta.track_id, meta.content_hash, self.nonce),
+        )
+
+    def write_track(
+        self,
+        spec: FeatureSetSpec,
+        meta: TrackMeta,
+        *,
+        classes: list[str],
+        features: np.ndarray,
+        labels: np.ndarray,
+        label_mask: np.ndarray,
+        clip_labels: np.ndarray,
+        clip_mask: np.ndarray,
+        n_samples: int | None = None,
+    ) -> dict:
+        """Write a whole track at once; returns the manifest record (not yet committed).
+
+        ``features`` has shape ``(n_frames, *spec.frame_shape)``; see :meth:`begin` for the rest.
+        """
+        version = self.begin(
+            spec, meta, classes=classes, labels=labels, label_mask=label_mask, clip_labels=clip_labels,
+            clip_mask=clip_mask,
+        )
+        version.write_features(0, features)
+        return version.record(n_samples=n_samples)
+
+
+async def _create_version(zstore: Any, path: str, attributes: dict, arrays: dict) -> Any:
+    """Create a track group and its arrays concurrently (one round trip each, in parallel)."""
+    import asyncio
+
+    from zarr.api.asynchronous import create_group
+
+    group = await create_group(store=zstore, path=path, overwrite=True, zarr_format=3, attributes=attributes)
+    created = await asyncio.gather(*(group.create_array(name, **options) for name, options in arrays.items()))
+    return created[0]
+
+
+@dataclass
+class TrackVersion:
+    """The arrays of one track version being written."""
+
+    path: str
+    spec: FeatureSetSpec
+    meta: TrackMeta
+    n_frames: int
+    n_classes: int
+    features: Any
+    clip: tuple
+
+    @classmethod
+    def create(
+        cls, zstore: Any, *, spec: FeatureSetSpec, meta: TrackMeta, classes: list[str], path: str,
+        labels: np.ndarray, label_mask: np.ndarray, clip_labels: np.ndarray, clip_mask: np.ndarray,
+    ) -> "TrackVersion":
+        import zarr
+        from zarr.core.sync import sync
+
+        n_classes = len(classes)
+        n_frames = int(labels.shape[0]) if labels.ndim == 2 else -1
+        if labels.shape != (n_frames, n_classes) or label_mask.shape != labels.shape:
+            raise ValueError(
+                f"track {meta.track_id!r}: labels {labels.shape} and mask {label_mask.shape} must both be "
+                f"(n_frames, {n_classes}) (one row per feature frame, one column per class)"
+            )
+        if clip_labels.shape != (n_classes,) or clip_mask.shape != (n_classes,):
+            raise ValueError(f"track {meta.track_id!r}: clip labels and mask must have shape ({n_classes},)")
+        time_chunk = max(1, min(spec.chunk_frames, n_frames))
+        class_chunk = max(n_classes, 1)
+        config = {"write_empty_chunks": True}
+        label_opts = {"compressors": labels_codec(), "config": config, "dimension_names": ("time", "class"),
+                      "chunks": (time_chunk, class_chunk)}
+        clip = (np.asarray(clip_labels, dtype=np.float32), np.asarray(clip_mask, dtype=bool))
+        arrays = {
+            "features": {"shape": (n_frames, *spec.frame_shape), "dtype": spec.dtype,
+                         "chunks": (time_chunk, *spec.frame_shape), "compressors": frames_codec(),
+                         "dimension_names": ("time", *spec.frame_dims), "fill_value": 0, "config": config},
+            "labels": {"data": np.ascontiguousarray(labels, dtype=np.uint8), **label_opts},
+            "label_mask": {"data": np.ascontiguousarray(label_mask, dtype=bool), **label_opts},
+            "clip_labels": {"data": clip[0], "dimension_names": ("class",), "config": config},
+            "clip_mask": {"data": clip[1], "dimension_names": ("class",), "config": config},
+        }
+        if not (n_frames and n_classes):  # zarr cannot infer chunks from empty data
+            for name in ("labels", "label_mask"):
+                data = arrays[name].pop("data")
+                arrays[name].update(shape=data.shape, dtype=data.dtype)
+        if not n_classes:
+            for name in ("clip_labels", "clip_mask"):
+                data = arrays[name].pop("data")
+                arrays[name].update(shape=(0,), dtype=data.dtype, chunks=(1,))
+        attributes = {"track_id": meta.track_id, "feature_set": spec.key, **meta.to_json()}
+        features = sync(_create_version(zstore, path, attributes, arrays))
+        return cls(path=path, spec=spec, meta=meta, n_frames=n_frames, n_classes=n_classes,
+                   features=zarr.Array(features), clip=clip)
+
+    def write_features(self, start: int, block: np.ndarray) -> None:
+        """Write frames ``start .. start + len(block)``; ``start`` should be chunk-aligned."""
+        block = np.asarray(block)
+        if block.shape[1:] != tuple(self.spec.frame_shape):
+            raise ValueError(
+                f"track {self.meta.track_id!r}: frames of shape {block.shape[1:]} do not match the "
+                f"feature set's frame shape {tuple(self.spec.frame_shape)}"
+            )
+        stop = start + block.shape[0]
+        if start < 0 or stop > self.n_frames:
+            raise ValueError(f"track {self.meta.track_id!r}: frames {start}:{stop} outside 0:{self.n_frames}")
+        if block.shape[0]:
+            with np.errstate(over="ignore"):
+                stored = block.astype(self.spec.dtype)
+            if self.spec.dtype == "float16" and not np.isfinite(stored).all() and np.isfinite(block).all():
+                raise ValueError(
+                    f"track {self.meta.track_id!r}: {self.spec.key} values exceed the float16 range "
+                    "(|x| > 65504); store this feature set with FeatureSetSpec(dtype='float32')"
+                )
+            self.features[start:stop] = stored
+
+    def record(self, *, n_samples: int | None = None) -> dict:
+        """The manifest record for this version (call after every write)."""
+        clip_labels, clip_mask = self.clip
+        doc = {
+            "track_id": self.meta.track_id, "feature_set": self.spec.key, "path": self.path,
+            "n_frames": self.n_frames, **self.meta.to_json(),
+            "clip_labels": [round(float(v), 6) for v in clip_labels],
+            "clip_mask": [bool(v) for v in clip_mask],
+        }
+        if n_samples is not None:
+            doc["n_samples"] = int(n_samples)
+        return doc

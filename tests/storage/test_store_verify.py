@@ -1,0 +1,73 @@
+import json
+import os
+import shutil
+
+from pipeline.cli import main
+from storage.store import open_store
+from storage.verify import verify_store
+
+
+def _record(url, track_id="song 1"):
+    manifest = json.loads(open(os.path.join(url, "manifest.json")).read())
+    (key, doc), = manifest["feature_sets"].items()
+    return manifest, key, doc["tracks"][track_id]
+
+
+def test_clean_store_verifies(small_store, capsys):
+    url, _ = small_store
+    report = verify_store(url, deep=True)
+    assert report.ok and report.tracks_checked == 4 and not report.garbage
+    assert main(["store", "verify", url]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_deleted_chunk_is_detected(small_store, capsys):
+    url, _ = small_store
+    _, _, record = _record(url)
+    os.remove(os.path.join(url, record["path"], "features", "c", "1", "0"))
+    report = verify_store(url)
+    assert not report.ok
+    assert any("song 1" in p and "features has 1 of 2 chunks missing" in p for p in report.problems)
+    assert main(["store", "verify", url]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN" in out and "--repair" in out
+
+
+def test_altered_manifest_is_detected(small_store):
+    url, _ = small_store
+    manifest, key, record = _record(url, "song 2")
+    record["n_frames"] += 1
+    manifest["feature_sets"][key]["params"]["n_mels"] = 64
+    with open(os.path.join(url, "manifest.json"), "w") as handle:
+        json.dump(manifest, handle)
+    problems = verify_store(url).problems
+    assert any("song 2" in p and "features has shape" in p for p in problems)
+    assert any("config_hash does not match its params" in p for p in problems)
+
+
+def test_uncommitted_versions_are_notes_and_repair_removes_them(small_store):
+    url, _ = small_store
+    _, key, record = _record(url, "song 3")
+    garbage = os.path.join(url, os.path.dirname(record["path"]), "deadbeef0000-crashed")
+    shutil.copytree(os.path.join(url, record["path"]), garbage)
+    report = verify_store(url)
+    assert report.ok and len(report.garbage) == 1 and "uncommitted" in report.notes[0]
+    repaired = verify_store(url, repair=True)
+    assert any("deleted uncommitted version" in line for line in repaired.repaired)
+    assert not os.path.exists(garbage) and verify_store(url).garbage == []
+
+
+def test_repair_uncommits_broken_tracks(small_store):
+    url, _ = small_store
+    _, _, record = _record(url, "song 0")
+    shutil.rmtree(os.path.join(url, record["path"], "labels"))
+    assert not verify_store(url).ok
+    verify_store(url, repair=True)
+    assert verify_store(url).ok
+    ids = [e.track_id for e in open_store(url).feature_set("logmel").tracks()]
+    assert ids == ["song 1", "song 2", "song 3"]
+
+
+def test_missing_store_is_a_problem(tmp_path):
+    report = verify_store(str(tmp_path / "missing"))
+    assert not report.ok and "cannot open the store" in report.problems[0]
