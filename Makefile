@@ -23,6 +23,7 @@ demo: setup
 	$(BIN)/instrec demo --out $(DEMO_DIR)
 
 test: setup
+	@bash scripts/install-system-deps.sh --test
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

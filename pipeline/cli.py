@@ -15,33 +15,37 @@ from typing import Sequence
 
 from pipeline.track import InstrecError
 
-# Modules that define ``register(subparsers)``, in the order their commands are listed.
-COMMAND_MODULES = (
-    "pipeline.readers.commands",  # manifest
-    "pipeline.demo.commands",  # demo-corpus, demo
-    "pipeline.extraction.commands",  # extract
-    "storage.commands",  # store info / verify
-    "training.commands",  # train, pretrain-embedding
-    "evaluation.commands",  # evaluate, compare, predict
-    "flows.commands",  # demo
-)
+# Modules that define ``register(subparsers)``, with the commands each adds, in listing order.
+# Only the module of the command being run is imported (some import torch or matplotlib);
+# ``instrec --help`` imports them all.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "pipeline.readers.commands": ("manifest",),
+    "pipeline.demo.commands": ("demo-corpus",),
+    "pipeline.extraction.commands": ("extract",),
+    "storage.commands": ("store",),
+    "training.commands": ("train",),
+    "evaluation.commands": ("evaluate", "compare", "predict"),
+    "flows.commands": ("demo",),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: Sequence[str]) -> list[str]:
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    chosen = [name for name, commands in COMMAND_MODULES.items() if command in commands]
+    return chosen or list(COMMAND_MODULES)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``instrec`` parser; given ``argv``, only the module of the command named there is loaded."""
     parser = argparse.ArgumentParser(
         prog="instrec",
         description="Feature store and batch pipeline for musical instrument recognition.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a package without commands yet
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        module.register(subparsers)
+    modules = list(COMMAND_MODULES) if argv is None else _modules_for(argv)
+    for name in modules:
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
@@ -57,7 +61,8 @@ def configure_logging(*, verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose)
     for stream in (sys.stdout, sys.stderr):  # file names need not be valid UTF-8

@@ -7,8 +7,13 @@
 # Without root: ask an administrator to run
 #   apt-get install fluidsynth fluid-soundfont-gm musescore-general-soundfont-small libsndfile1
 # or install FluidSynth yourself and point INSTREC_SOUNDFONTS at .sf2 files.
+#
+# With --test, also chromium (headless): the slow test that renders report.html in a browser.
 set -euo pipefail
 need=()
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 command -v fluidsynth >/dev/null 2>&1 || need+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(fluid-soundfont-gm)
 [ -f /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 ] || need+=(musescore-general-soundfont-small)

@@ -358,8 +358,12 @@ OUTPUT_BYTES = 4 * math.ceil(TWO_HOURS_SAMPLES * SR / 8000)  # the 22.05 kHz flo
 def run_measured(code: str, timeout: float) -> tuple[dict, str]:
     """Run ``code`` in a fresh interpreter; it leaves its result in ``result``; adds peak RSS in bytes."""
     script = textwrap.dedent(code) + textwrap.dedent("""
-        import json, resource, sys
-        result["maxrss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        import json, sys
+        # VmHWM belongs to this process's own address space; ru_maxrss can carry the high-water
+        # mark of the (large) pytest process that spawned it across exec.
+        with open("/proc/self/status") as status:
+            hwm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        result["maxrss_bytes"] = hwm_kb * 1024
         print(json.dumps(result), file=sys.stderr)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout)
