@@ -10,12 +10,70 @@ file is the caller's job; this module parses its decoded JSON or text.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from features.grid import FrameGrid
 from features.vggish_weights import EMBEDDING_SIZE, dequantize
 from pipeline.track import DatasetError
+
+EXAMPLE_HOP = 15360  # 0.96 s at 16 kHz
+TIME_TOLERANCE_S = 1e-3
+
+
+@dataclass(frozen=True)
+class OpenMICVGGishConfig:
+    """The feature set of OpenMIC's released embeddings: imported, never computed from audio.
+
+    Same grid and frame shape as :class:`features.vggish.VGGishConfig` (0.96 s examples,
+    ``FrameGrid(16000, 15360, centered=False)``); the parameters say where the values come from.
+    """
+
+    name: str = "vggish-openmic"
+    sr: int = 16000
+    source: str = "OpenMIC-2018 release: vggish/<key[:3]>/<key>.json"
+    weights: str = "official"
+    postprocess: str = "official PCA whitening + 8-bit quantisation, dequantised to float in [-2, 2]"
+
+    def __post_init__(self) -> None:
+        if self.sr != 16000:
+            raise ValueError(f"OpenMIC's VGGish features are on a 16 kHz grid, got sr={self.sr}")
+
+    @property
+    def grid(self) -> FrameGrid:
+        return FrameGrid(sr=self.sr, hop_length=EXAMPLE_HOP, centered=False)
+
+    @property
+    def context_samples(self) -> int:
+        return 0
+
+    def frame_shape(self) -> tuple[int, ...]:
+        return (EMBEDDING_SIZE,)
+
+    def compute(self, y: np.ndarray) -> np.ndarray:
+        raise ValueError(
+            "vggish-openmic features are imported from the OpenMIC release, not computed from audio: "
+            "run `instrec import-openmic-vggish ROOT --store URL` (or extract --features vggish)"
+        )
+
+
+def check_openmic_times(times: np.ndarray, *, name: str = "<openmic vggish json>") -> None:
+    """Raise :class:`DatasetError` unless example ``i`` starts at ``0.96 i`` s (the VGGish grid).
+
+    Parameters
+    ----------
+    times : np.ndarray [shape=(n_examples,)]
+        ``time_points`` of the file.
+    """
+    expected = np.arange(len(times)) * (EXAMPLE_HOP / 16000)
+    if len(times) and np.max(np.abs(np.asarray(times) - expected)) > TIME_TOLERANCE_S:
+        worst = int(np.argmax(np.abs(np.asarray(times) - expected)))
+        raise DatasetError(
+            f"{name}: time_points[{worst}] = {times[worst]} s, expected {expected[worst]:.2f} s (examples every "
+            "0.96 s from 0); the file is not on the VGGish grid: re-download it"
+        )
 
 
 def parse_openmic_vggish(

@@ -40,6 +40,13 @@ def _vggish(**overrides: Any) -> FeatureConfig:
     return VGGishConfig(**overrides)
 
 
+def _vggish_input(**overrides: Any) -> FeatureConfig:
+    """VGGish's own log-mel input frames (what ``pretrain-embedding`` trains on)."""
+    from features.vggish import VGGishInputConfig
+
+    return VGGishInputConfig(**overrides)
+
+
 def _families() -> dict[str, Factory]:
     """Family name -> factory.  One line per family."""
     return {
@@ -47,6 +54,7 @@ def _families() -> dict[str, Factory]:
         "logmel-vggish": _logmel_vggish,
         "scalogram": _scalogram,
         "vggish": _vggish,
+        "vggish-input": _vggish_input,
     }
 
 

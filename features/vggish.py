@@ -8,6 +8,10 @@ domain, peak 1, no area normalisation, DC bin zeroed), then ``log(mel + 0.01)``;
 :meth:`features.logmel.LogMelConfig.vggish`; its *framing* is not reused because librosa's
 ``center=True`` framing and Slaney-normalised, Hz-domain mel triangles differ from VGGish's.
 
+:class:`VGGishInputConfig` (feature set ``vggish-input``) stores these log-mel frames themselves on
+their 10 ms grid, for ``pretrain-embedding``: cutting them into 96-frame blocks gives exactly
+the examples the network sees at extraction.
+
 Grid: example ``i`` covers samples ``[15360 i, 15360 i + 15600)``; the store's grid is
 ``FrameGrid(16000, 15360, centered=False)`` (``n_samples // 15360`` examples, centre
 ``15360 i + 7680``).  Deviation from the official code: when fewer than 240 samples follow the
@@ -39,7 +43,9 @@ from features.grid import FrameGrid
 from features.logmel import LogMelConfig
 from features.vggish_weights import (
     EMBEDDING_SIZE,
+    PROCESS_CHECKPOINTS,
     PCAParams,
+    ReopenableSource,
     Source,
     VGGishCheckpoint,
     VGGishWeightsError,
@@ -47,6 +53,7 @@ from features.vggish_weights import (
     load_pca_params,
     load_vggish_checkpoint,
     postprocess,
+    reopenable,
 )
 
 EXAMPLE_FRAMES = 96  # frames per example (0.96 s)
@@ -96,15 +103,43 @@ def vggish_examples(y: np.ndarray, *, config: LogMelConfig = LogMelConfig.vggish
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected mono audio of shape (n_samples,), got shape {y.shape}")
+    n_examples = len(y) // (EXAMPLE_FRAMES * config.hop_length)
+    log_mel = vggish_log_mel(y, n_frames=n_examples * EXAMPLE_FRAMES, config=config)
+    return log_mel.reshape(n_examples, EXAMPLE_FRAMES, config.n_mels)
+
+
+def vggish_log_mel(
+    y: np.ndarray, *, n_frames: int | None = None, config: LogMelConfig = LogMelConfig.vggish()
+) -> np.ndarray:
+    """VGGish's log-mel frames (its input before cutting into examples).
+
+    Frame ``j`` is the 400-sample window starting at sample ``160 j``; a window reaching past
+    the end of ``y`` is zero-padded (see the module docstring).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,)]
+        Mono audio at 16 kHz.
+    n_frames : int, optional
+        Frames to compute (default ``n_samples // hop_length``, the grid of
+        :class:`VGGishInputConfig`).
+    config : LogMelConfig
+        The VGGish preset.
+
+    Returns
+    -------
+    log_mel : np.ndarray [shape=(n_frames, n_mels), dtype=float32]
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"expected mono audio of shape (n_samples,), got shape {y.shape}")
     win, hop = config.win_length or config.n_fft, config.hop_length
-    span = EXAMPLE_FRAMES * hop
-    n_examples = len(y) // span
-    if n_examples == 0:
-        return np.zeros((0, EXAMPLE_FRAMES, config.n_mels), dtype=np.float32)
-    needed = (n_examples * EXAMPLE_FRAMES - 1) * hop + win
+    n_frames = len(y) // hop if n_frames is None else n_frames
+    if n_frames <= 0:
+        return np.zeros((0, config.n_mels), dtype=np.float32)
+    needed = (n_frames - 1) * hop + win
     if len(y) < needed:  # see the module docstring: zero-pad the last frame's tail
         y = np.concatenate([y, np.zeros(needed - len(y), dtype=np.float32)])
-    n_frames = n_examples * EXAMPLE_FRAMES
     frames = np.lib.stride_tricks.as_strided(
         y, shape=(n_frames, win), strides=(y.strides[0] * hop, y.strides[0]), writeable=False
     )
@@ -114,8 +149,40 @@ def vggish_examples(y: np.ndarray, *, config: LogMelConfig = LogMelConfig.vggish
         sr=config.sr, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin,
         fmax=config.fmax or config.sr / 2,
     )
-    log_mel = np.log(mel + config.log_offset).astype(np.float32)
-    return log_mel.reshape(n_examples, EXAMPLE_FRAMES, config.n_mels)
+    return np.log(mel + config.log_offset).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class VGGishInputConfig:
+    """VGGish's own log-mel input frames (10 ms grid, not centred), for denoising pre-training.
+
+    ``examples = frames[96 i : 96 i + 96]`` equals :func:`vggish_examples` exactly, so an
+    encoder pre-trained on these frames sees at extraction what it saw in training (the
+    ``logmel-vggish`` preset uses librosa's centred framing and Hz-domain triangles instead).
+    """
+
+    name: str = "vggish-input"
+    sr: int = 16000
+
+    def __post_init__(self) -> None:
+        if self.sr != 16000:
+            raise ValueError(f"VGGish input works on 16 kHz audio, got sr={self.sr}")
+
+    @property
+    def grid(self) -> FrameGrid:
+        return FrameGrid(sr=self.sr, hop_length=LogMelConfig.vggish().hop_length, centered=False)
+
+    @property
+    def context_samples(self) -> int:
+        front_end = LogMelConfig.vggish()
+        return (front_end.win_length or front_end.n_fft) - front_end.hop_length
+
+    def frame_shape(self) -> tuple[int, ...]:
+        return (LogMelConfig.vggish().n_mels,)
+
+    def compute(self, y: np.ndarray) -> np.ndarray:
+        """Frames ``[shape=(n_samples // 160, 64)]`` float32."""
+        return vggish_log_mel(y)
 
 
 class VGGish(nn.Module):
@@ -177,25 +244,41 @@ def random_vggish(*, seed: int, final_relu: bool = True) -> VGGish:
 class VGGishModels:
     """The weights a :class:`VGGishConfig` was given, and the modules built from them per device.
 
-    One instance per configuration object (not module-level state): it is created with the
-    config, loads nothing twice, and builds the network once per device.
+    One instance per configuration object: it loads nothing twice and builds the network once
+    per device.  Pickled (for a Dask worker), it keeps a reopenable checkpoint as its reference
+    and sha256 only; the worker loads the tensors through
+    :data:`features.vggish_weights.PROCESS_CHECKPOINTS` once per process.
     """
 
     def __init__(
-        self, *, checkpoint: VGGishCheckpoint | None, pca: PCAParams | None, seed: int, final_relu: bool
+        self, *, checkpoint: VGGishCheckpoint | None, pca: PCAParams | None, seed: int, final_relu: bool,
+        source: str | ReopenableSource | None = None,
     ) -> None:
         self.checkpoint = checkpoint
+        self.sha256 = checkpoint.sha256 if checkpoint is not None else ""
+        self.source = source
         self.pca = pca
         self.seed = seed
         self.final_relu = final_relu
         self._modules: dict[str, VGGish] = {}
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__, _modules={})
+        if self.source is not None:
+            state["checkpoint"] = None  # reloaded by sha256 in the receiving process
+        return state
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint is not None or self.source is not None
+
     def module(self, device: torch.device) -> VGGish:
         key = str(device)
         if key not in self._modules:
-            if self.checkpoint is None:
+            if not self.sha256:
                 model = random_vggish(seed=self.seed, final_relu=self.final_relu)
             else:
+                if self.checkpoint is None:
+                    self.checkpoint = PROCESS_CHECKPOINTS.load(self.sha256, self.source)
                 model = empty_vggish(final_relu=self.final_relu)
                 model.load_state_dict(self.checkpoint.state_dict)
             # channels_last: oneDNN / cuDNN run these 3x3 convolutions fastest in NHWC
@@ -241,9 +324,12 @@ class VGGishConfig:
         ``floor`` as the official TensorFlow postprocessor, ``round`` as torchvggish.
     final_relu : bool
         ReLU on the 128-d output, as in the original release and torchvggish.
-    checkpoint, pca_params : bytes, binary file, or local path (init-only)
+    checkpoint, pca_params : bytes, binary file, local path or reopenable source (init-only)
         The files themselves; not fields, so they are not part of ``config_params``.  A config
         rebuilt from stored parameters has the hashes but no weights: pass the files again.
+        A checkpoint given as a path or a :class:`~features.vggish_weights.ReopenableSource`
+        pickles as that reference (workers reload it, checked by sha256); bytes and file
+        objects pickle with all their tensors.
     """
 
     name: str = "vggish"
@@ -265,7 +351,7 @@ class VGGishConfig:
             raise ValueError(f"weights must be 'random', 'pretrained' or 'official', got {self.weights!r}")
         if self.quantize_rounding not in ("floor", "round"):
             raise ValueError(f"quantize_rounding must be 'floor' or 'round', got {self.quantize_rounding!r}")
-        loaded = None
+        loaded, source = None, None
         if self.weights == "random":
             if checkpoint is not None or self.weights_sha256:
                 raise ValueError("weights='random' takes no checkpoint; use weights='pretrained' or 'official'")
@@ -273,6 +359,9 @@ class VGGishConfig:
             loaded = load_vggish_checkpoint(checkpoint)
             _check_hash("weights_sha256", self.weights_sha256, loaded.sha256, loaded.source)
             object.__setattr__(self, "weights_sha256", loaded.sha256)
+            source = reopenable(checkpoint)
+            if source is not None:
+                PROCESS_CHECKPOINTS.put(loaded)
         elif not self.weights_sha256:
             raise ValueError(f"weights={self.weights!r} needs a checkpoint (or its weights_sha256)")
         pca = None
@@ -286,7 +375,9 @@ class VGGishConfig:
             object.__setattr__(self, "pca_sha256", "")  # unused: keep it out of the hash
             pca = None
         # not a dataclass field: invisible to config_params, config_hash, ==, hash and repr
-        models = VGGishModels(checkpoint=loaded, pca=pca, seed=self.seed, final_relu=self.final_relu)
+        models = VGGishModels(
+            checkpoint=loaded, pca=pca, seed=self.seed, final_relu=self.final_relu, source=source
+        )
         object.__setattr__(self, "_models", models)
 
     @property
@@ -304,7 +395,7 @@ class VGGishConfig:
 
     def has_weights(self) -> bool:
         """Whether :meth:`compute` can run (random weights, or the checkpoint was given)."""
-        return self.weights == "random" or self._models.checkpoint is not None
+        return self.weights == "random" or self._models.has_checkpoint()
 
     def model(self, device: torch.device | str | None = None) -> VGGish:
         """The network on ``device`` (default: CUDA when present), built once per device."""

@@ -1,10 +1,16 @@
 """Safe loading of VGGish weights and PCA parameters in the torchvggish format, and the
 PCA-whitening + 8-bit quantisation postprocessing of AudioSet / OpenMIC embeddings.
 
-Sources are bytes, binary file objects or local paths; opening URLs (``s3://...``) is the
-caller's job (``storage/``), which hands the bytes over.  Checkpoints are read with
-``torch.load(weights_only=True)``: plain tensors and containers only, never arbitrary pickled
-objects.  Every error names the file.
+Sources are bytes, binary file objects, local paths, or any object with ``name`` and
+``read_bytes()`` (a :class:`ReopenableSource`; opening URLs such as ``s3://...`` is the
+caller's job: ``pipeline.vggish_options.WeightsFile`` does it through ``storage/``).
+Checkpoints are read with ``torch.load(weights_only=True)``: plain tensors and containers
+only, never arbitrary pickled objects.  Every error names the file.
+
+Checkpoints that can be reopened (a path, a :class:`ReopenableSource`) travel to worker
+processes as that reference plus their sha256, not as 290 MB of tensors: each process loads
+them once into :data:`PROCESS_CHECKPOINTS`, a small cache keyed by sha256 (content-addressed,
+so an entry is never stale; the file is re-hashed on load and a mismatch is an error).
 """
 
 from __future__ import annotations
@@ -13,16 +19,28 @@ import hashlib
 import io
 import pickle
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, Union
+from typing import BinaryIO, Literal, Protocol, Union, runtime_checkable
 
 import numpy as np
 import torch
 
 from pipeline.track import InstrecError
 
-Source = Union[bytes, bytearray, BinaryIO, str, Path]
+
+
+@runtime_checkable
+class ReopenableSource(Protocol):
+    """A file that can be read again, in any process (it must pickle small)."""
+
+    name: str
+
+    def read_bytes(self) -> bytes: ...
+
+
+Source = Union[bytes, bytearray, BinaryIO, str, Path, ReopenableSource]
 
 QUANTIZE_MIN = -2.0
 QUANTIZE_MAX = 2.0
@@ -53,6 +71,12 @@ def read_source(source: Source, *, name: str | None = None) -> tuple[bytes, str]
             return path.read_bytes(), name or str(path)
         except OSError as exc:
             raise VGGishWeightsError(f"{path}: cannot read the file ({exc.strerror}); check the path") from exc
+    if isinstance(source, ReopenableSource):
+        label = name or source.name
+        try:
+            return source.read_bytes(), label
+        except OSError as exc:
+            raise VGGishWeightsError(f"{label}: cannot read the file ({exc}); check the path or URL") from exc
     # fsspec file objects carry .path (e.g. s3://bucket/vggish.pth), local ones .name
     label = name or str(getattr(source, "path", None) or getattr(source, "name", None) or "<file object>")
     return source.read(), label
@@ -121,6 +145,59 @@ def load_vggish_checkpoint(source: Source, *, name: str | None = None) -> VGGish
         raise VGGishWeightsError(f"{label}: wrong tensor shapes: {'; '.join(wrong[:4])}")
     floats = {k: v.to(torch.float32) for k, v in state.items()}
     return VGGishCheckpoint(state_dict=floats, sha256=sha256_hex(data), source=label)
+
+
+def reopenable(source: Source) -> str | ReopenableSource | None:
+    """``source`` as a reference another process can read again (absolute path), else None."""
+    if isinstance(source, (str, Path)):
+        return str(Path(source).expanduser().resolve())
+    if isinstance(source, ReopenableSource):
+        return source
+    return None
+
+
+class CheckpointCache:
+    """Loaded checkpoints by sha256, at most ``maxsize`` of them (least recently used dropped).
+
+    Content-addressed: an entry is only returned for the sha256 it was loaded with, and a
+    file read on a miss must hash to the requested sha256.
+    """
+
+    def __init__(self, *, maxsize: int = 2) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[str, VGGishCheckpoint] = OrderedDict()
+
+    def put(self, checkpoint: VGGishCheckpoint) -> None:
+        self._entries[checkpoint.sha256] = checkpoint
+        self._entries.move_to_end(checkpoint.sha256)
+        while len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+
+    def load(self, sha256: str, source: Source) -> VGGishCheckpoint:
+        """The checkpoint with ``sha256``, read from ``source`` unless already loaded."""
+        cached = self._entries.get(sha256)
+        if cached is not None:
+            self._entries.move_to_end(sha256)
+            return cached
+        checkpoint = load_vggish_checkpoint(source)
+        if checkpoint.sha256 != sha256:
+            raise VGGishWeightsError(
+                f"{checkpoint.source}: sha256 {checkpoint.sha256} is not the {sha256} the configuration was "
+                "made with; the file changed during the run: restore it or start the extraction again"
+            )
+        self.put(checkpoint)
+        return checkpoint
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# The one per-process cache of the package (see the module docstring): Dask workers unpickle a
+# new configuration per task, and must not re-read 290 MB of weights each time.
+PROCESS_CHECKPOINTS = CheckpointCache(maxsize=2)
 
 
 @dataclass(frozen=True, eq=False)

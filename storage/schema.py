@@ -9,13 +9,13 @@ from storage.layout import feature_key
 
 DEFAULT_CHUNK_FRAMES = 512
 
-_FRAME_DIMS = {"logmel": ("mel",), "scalogram": ("scale",), "vggish": ("embedding",)}
+_FRAME_DIMS = {"logmel": ("mel",), "scalogram": ("scale",), "vggish": ("embedding",), "vggish-input": ("mel",)}
 
 
 def frame_dim_names(name: str, frame_shape: Sequence[int]) -> tuple[str, ...]:
     """Names of the per-frame dimensions of a feature family (``mel`` for log-mel...)."""
     family = name.split("-")[0]
-    dims = _FRAME_DIMS.get(family)
+    dims = _FRAME_DIMS.get(name) or _FRAME_DIMS.get(family)
     if dims is not None and len(dims) == len(frame_shape):
         return dims
     return tuple(f"feature_{i}" for i in range(len(frame_shape)))

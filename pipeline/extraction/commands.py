@@ -8,6 +8,7 @@ import sys
 from typing import TextIO
 
 from pipeline.track import InstrecError
+from pipeline.vggish_options import add_vggish_arguments, build_feature_configs, vggish_options_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_vggish_arguments(parser)
     parser.set_defaults(handler=run_extract)
 
 
@@ -44,24 +46,23 @@ def storage_options_for(endpoint_url: str | None) -> dict | None:
 
 def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Extract; exit 0 when every track is done or skipped, 1 when some failed."""
-    from features.registry import build_config
     from pipeline.extraction.driver import extract_dataset
     from pipeline.extraction.extract import FeatureTarget
     from pipeline.readers import read_dataset
+    from pipeline.readers.files import SourceHashCache
 
     out = out or sys.stdout
     names = [n.strip() for n in args.features.split(",") if n.strip()]
     if not names:
         raise InstrecError("--features is empty; name at least one feature set, e.g. --features logmel")
-    try:
-        targets = [FeatureTarget.from_config(build_config(name)) for name in names]
-    except ValueError as exc:
-        raise InstrecError(f"--features: {exc}") from exc
-    tracks = read_dataset(args.dataset, args.root, taxonomy=args.taxonomy)
+    options = vggish_options_from_args(args, storage_options=storage_options_for(args.endpoint_url))
+    targets = [FeatureTarget.from_config(config) for config in build_feature_configs(names, vggish=options)]
+    hash_cache = SourceHashCache()  # unchanged source files are not read again
+    tracks = read_dataset(args.dataset, args.root, taxonomy=args.taxonomy, hash_cache=hash_cache)
     summary = extract_dataset(
         tracks, args.store, targets=targets, workers=args.workers, dask_address=args.dask_address,
         prune=args.prune, storage_options=storage_options_for(args.endpoint_url),
-        progress=not args.no_progress,
+        progress=not args.no_progress, hash_cache=hash_cache,
     )
     out.write((json.dumps(summary.to_json(), indent=1) if args.json else summary.text()) + "\n")
     return 1 if summary.failed else 0

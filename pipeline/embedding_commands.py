@@ -1,0 +1,86 @@
+"""``instrec import-openmic-vggish`` and ``instrec pretrain-embedding``: VGGish weights and
+embeddings that do not come from ``instrec extract``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TextIO
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``import-openmic-vggish`` and ``pretrain-embedding`` subcommands."""
+    parser = subparsers.add_parser(
+        "import-openmic-vggish",
+        help="import OpenMIC-2018's released VGGish embeddings as feature set vggish-openmic",
+        description=(
+            "Read each labelled OpenMIC-2018 clip and its vggish/<key[:3]>/<key>.json (official VGGish weights, "
+            "PCA + 8-bit quantisation) and write the dequantised embeddings on the 0.96 s grid, with the clip "
+            "labels and mask (frame labels unknown), into the store. Unchanged clips are skipped."
+        ),
+    )
+    parser.add_argument("root", metavar="ROOT", help="the unpacked openmic-2018 folder")
+    parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
+    parser.add_argument("--prune", action="store_true", help="remove clips the dataset no longer lists")
+    parser.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(handler=run_import)
+
+    parser = subparsers.add_parser(
+        "pretrain-embedding",
+        help="pre-train VGGish on the store's own audio (denoising autoencoder)",
+        description=(
+            "Train a VGGish encoder to reconstruct clean 0.96 s log-mel examples from corrupted ones "
+            "(additive Gaussian noise, std 0.1, or Bernoulli masking, p = 0.5), reading VGGish's input frames "
+            "from the store (extract them with --features vggish-input). Saves a torchvggish-format state dict "
+            "at --out and <out>.json; use it with `instrec extract --features vggish --vggish-weights OUT`."
+        ),
+    )
+    parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
+    parser.add_argument("--features", default="vggish-input", help="input feature set (default: vggish-input)")
+    parser.add_argument("--out", required=True, metavar="CKPT", help="checkpoint path or fsspec URL to write")
+    parser.add_argument("--objective", choices=("gaussian", "bernoulli"), default="gaussian",
+                        help="input corruption (default: gaussian)")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=float, default=None, help="passes over the split (default 1)")
+    length.add_argument("--steps", type=int, default=None, help="batches to train on")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+    parser.add_argument("--split", default="train", help="store split to train on (default: train)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
+    parser.set_defaults(handler=run_pretrain)
+
+
+def _storage_options(endpoint_url: str | None) -> dict | None:
+    return {"client_kwargs": {"endpoint_url": endpoint_url}} if endpoint_url else None
+
+
+def run_import(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Import; exit 0 when every clip is imported or unchanged, 1 when some failed."""
+    from pipeline.openmic_import import import_openmic_vggish
+
+    out = out or sys.stdout
+    summary = import_openmic_vggish(args.root, args.store, storage_options=_storage_options(args.endpoint_url),
+                                    prune=args.prune)
+    out.write((json.dumps(summary.to_json(), indent=1) if args.json else summary.text()) + "\n")
+    return 1 if summary.failed else 0
+
+
+def run_pretrain(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    from features.vggish import default_device
+    from pipeline.pretrain import pretrain_embedding
+
+    out = out or sys.stdout
+    device = str(default_device()) if args.device == "auto" else args.device
+    result = pretrain_embedding(
+        args.store, out=args.out, features=args.features, objective=args.objective, steps=args.steps,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, split=args.split, seed=args.seed,
+        device=device, storage_options=_storage_options(args.endpoint_url),
+    )
+    out.write(f"{result.out}: pretrained VGGish encoder ({len(result.losses)} steps, loss "
+              f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f}), sha256 {result.sha256}\n"
+              f"use it with: instrec extract ... --features vggish --vggish-weights {result.out}\n")
+    return 0
