@@ -29,5 +29,11 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+serve: setup
+	@bash scripts/serve.sh
+
+stop:
+	@bash scripts/stop.sh
+
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -120,3 +120,33 @@ class EvaluateParams(_Params):
 
     def storage_options(self) -> dict[str, Any] | None:
         return {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else None
+
+
+class ReprocessParams(ExtractParams):
+    """What ``reprocess-new-songs`` watches: a dataset and its store, optionally a run to predict with.
+
+    ``prune`` stays off: songs gone from the dataset are reported, never deleted on a schedule.
+    ``run`` may name a folder that does not exist yet: predictions are then skipped.
+    """
+
+    prune: Literal[False] = False
+    run: str | None = Field(default=None, description="run directory whose model predicts the new songs")
+    predictions: str | None = Field(default=None, description="where prediction JSON/PNG go "
+                                                              "(default: <run>/predictions)")
+
+    @field_validator("run")
+    @classmethod
+    def _run_exists(cls, run: str | None) -> str | None:
+        # a run that does not exist yet is allowed (the flow warns and skips predictions), so a
+        # scheduled deployment keeps extracting before the first model is trained
+        local = run is not None and "://" not in run
+        if local and Path(run).exists() and not (Path(run) / "config.json").is_file():
+            raise ValueError(f"{run}: not a run directory (no config.json); pass the --out folder of "
+                             "`instrec train`, or leave run empty to skip predictions")
+        return run
+
+    def predictions_dir(self) -> str | None:
+        """Where predictions go, or None when no run was given or it does not exist yet."""
+        if self.run is None or ("://" not in self.run and not Path(self.run).exists()):
+            return None
+        return self.predictions or str(Path(self.run) / "predictions")

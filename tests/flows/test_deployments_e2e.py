@@ -1,0 +1,126 @@
+"""End to end: scripts/serve.sh starts a real local Prefect server and workers, deploys
+prefect.yaml, and `prefect deployment run ... --watch` runs the deployments; stop.sh ends it all.
+
+Flow runs start in a temporary "checkout" (INSTREC_ROOT) holding a link to flows/ and a
+small demo corpus under demo/corpus, so the deployments' default, relative parameters point
+at test data and nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from storage.store import open_store
+
+from .conftest import SONGS, render_corpus
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent  # the environment running the tests has prefect and instrec
+IDS = [f"Track{i:05d}" for i in range(1, SONGS + 1)]
+NEW = f"Track{SONGS + 1:05d}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pids_in(home: Path) -> list[int]:
+    return [int(p.read_text()) for p in home.glob("*.pid")]
+
+
+def group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(env, checkout): a served instance; every process it started is gone afterwards."""
+    checkout = tmp_path_factory.mktemp("checkout")
+    (checkout / "flows").symlink_to(REPO / "flows", target_is_directory=True)
+    render_corpus(checkout / "demo" / "corpus")
+    home = tmp_path_factory.mktemp("prefect-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home), INSTREC_PREFECT_PORT=str(free_port()), INSTREC_ROOT=str(checkout),
+               INSTREC_PYTHON_BIN=str(BIN), PREFECT_WORKER_QUERY_SECONDS="2",
+               PREFECT_WORKER_PREFETCH_SECONDS="2")
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{env['INSTREC_PREFECT_PORT']}/api"
+    started: list[int] = []
+    try:
+        serve = subprocess.run(["bash", str(REPO / "scripts" / "serve.sh")], env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=240)
+        started = pids_in(home)
+        assert serve.returncode == 0, serve.stdout + serve.stderr
+        assert f"{env['PREFECT_API_URL']}" in (home / "env").read_text()
+        yield env, checkout
+    finally:
+        started = started or pids_in(home)
+        stop = subprocess.run(["bash", str(REPO / "scripts" / "stop.sh")], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        left = [pid for pid in started if group_alive(pid)]
+        for pid in left:  # stop.sh failed: do not leave processes behind
+            os.killpg(pid, signal.SIGKILL)
+        assert stop.returncode == 0 and not left, (stop.stdout, stop.stderr, left)
+
+
+def prefect(env: dict, *args: str, timeout: float = 150) -> str:
+    done = subprocess.run([str(BIN / "prefect"), *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    return output
+
+
+def test_extract_features_deployment_builds_the_demo_store(served):
+    env, checkout = served
+    output = prefect(env, "deployment", "run", "extract-features/demo", "-p", "workers=1", "--watch")
+    assert "Completed" in output
+    store = open_store(str(checkout / "demo" / "stores" / "corpus.zarr"))
+    assert [e.track_id for e in store.feature_set("logmel").tracks()] == IDS
+
+
+def test_reprocess_deployment_is_scheduled(served):
+    env, _ = served
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_deployment_by_name("reprocess-new-songs/demo")
+
+    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        deployment = asyncio.run(read())
+    schedules = {type(s.schedule).__name__: s for s in deployment.schedules}
+    assert schedules["IntervalSchedule"].schedule.interval.total_seconds() == 600
+    assert schedules["IntervalSchedule"].active
+    assert schedules["CronSchedule"].schedule.cron == "0 3 * * *" and not schedules["CronSchedule"].active
+    assert deployment.work_pool_name == "cpu" and deployment.parameters["root"] == "demo/corpus"
+
+
+def test_reprocess_deployment_adds_exactly_the_new_song(served):
+    env, checkout = served
+    store_url = str(checkout / "demo" / "stores" / "corpus.zarr")
+    reader = open_store(store_url).feature_set("logmel")
+    assert [e.track_id for e in reader.tracks()] == IDS, "the extract-features test builds the store first"
+    versions = [reader.record(tid)["path"] for tid in IDS]
+    render_corpus(checkout / "demo" / "corpus", songs=SONGS + 1)
+    output = prefect(env, "deployment", "run", "reprocess-new-songs/demo", "-p", "workers=1", "--watch")
+    assert "Completed" in output
+    reader = open_store(store_url).feature_set("logmel")
+    assert [e.track_id for e in reader.tracks()] == IDS + [NEW]
+    assert [reader.record(tid)["path"] for tid in IDS] == versions  # the old songs were not recomputed

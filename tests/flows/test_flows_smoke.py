@@ -1,0 +1,205 @@
+"""One smoke test per flow under ``prefect_test_harness``, and the change scan the scheduled
+reprocessing relies on, tested without the engine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pipeline.extraction.changes import compare_tracks, find_changes
+from pipeline.readers import read_dataset
+from pipeline.track import Track, TrackProblem
+from storage.store import open_store
+
+from .conftest import SONGS, render_corpus
+
+IDS = [f"Track{i:05d}" for i in range(1, SONGS + 1)]
+NEW = f"Track{SONGS + 1:05d}"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def logmel_key() -> str:
+    from flows.demo import logmel_key as key
+
+    return key()
+
+
+@pytest.fixture(scope="session")
+def trained_run(prefect_harness, store_template, tmp_path_factory) -> str:
+    """A 2-epoch crnn run trained through the ``train-model`` flow."""
+    from flows.train import train_model
+
+    out = tmp_path_factory.mktemp("runs") / "crnn"
+    return train_model(store=store_template, out=str(out), features="logmel", model="crnn", epochs=2,
+                       device="cpu", options={"batch_size": 4, "window": 64, "augment": [], "workers": 0,
+                                              "patience": 5})
+
+
+def _track(track_id: str, content: str) -> Track:
+    return Track(track_id=track_id, dataset="folder", audio=Path(f"{track_id}.flac"), duration=1.0,
+                 sample_rate=22050, split="train", classes=("a",), source_hashes={f"{track_id}.flac": content})
+
+
+def _change_audio(path: Path) -> None:
+    y, sr = sf.read(str(path))
+    sf.write(str(path), (0.5 * y).astype(np.float32), sr, subtype="PCM_16")
+
+
+# --- the change scan (no engine) ---------------------------------------------------------
+
+def test_compare_tracks_sorts_songs_into_new_changed_unchanged_gone():
+    same, other = _track("same", "h1"), _track("edited", "new-hash")
+    half = _track("half", "h3")  # committed in one feature set only: still new for the other
+    fresh = _track("fresh", "h4")
+    committed = {"logmel-aaaa": {"same": same.content_hash, "edited": _track("edited", "old").content_hash,
+                                 "half": half.content_hash, "deleted": "x"},
+                 "scalogram-bbbb": {"same": same.content_hash, "edited": other.content_hash}}
+    problem = TrackProblem(track_id="broken", path=Path("broken.flac"), message="unreadable FLAC header")
+    changes = compare_tracks([same, other, half, fresh, problem], committed)
+    assert [t.track_id for t in changes.new] == ["half", "fresh"]
+    assert [t.track_id for t in changes.changed] == ["edited"]
+    assert changes.unchanged == ("same",)
+    assert changes.gone == ("deleted",)
+    assert changes.problems == ("broken.flac: unreadable FLAC header",)
+    assert [t.track_id for t in changes.todo] == ["half", "fresh", "edited"]
+
+
+def test_compare_tracks_needs_a_feature_set():
+    with pytest.raises(ValueError, match="at least one feature key"):
+        compare_tracks([_track("a", "h")], {})
+
+
+def test_find_changes_against_a_real_store(store_template, copy_corpus, tmp_path, logmel_key):
+    root = copy_corpus()
+    store = str(tmp_path / "store.zarr")
+    shutil.copytree(store_template, store)
+    render_corpus(root, songs=SONGS + 1)  # NEW is new; the others are rewritten identically
+    _change_audio(root / "train" / "Track00002" / "mix.flac")
+    shutil.rmtree(root / "train" / "Track00003")
+    changes = find_changes(read_dataset("slakh", root), store, [logmel_key])
+    assert changes.to_json() == {"new": [NEW], "changed": ["Track00002"],
+                                 "unchanged": [t for t in IDS if t not in ("Track00002", "Track00003")],
+                                 "gone": ["Track00003"], "problems": [],
+                                 "store_exists": True}
+
+
+def test_find_changes_without_a_store_finds_everything_new(corpus_template, tmp_path, logmel_key):
+    changes = find_changes(read_dataset("slakh", corpus_template), str(tmp_path / "absent.zarr"), [logmel_key])
+    assert len(changes.new) == SONGS and not changes.changed and not changes.unchanged and not changes.gone
+    assert not changes.store_exists
+
+
+# --- one smoke test per flow ---------------------------------------------------------------
+
+def test_extract_features_flow_builds_the_store_then_skips_it(prefect_harness, corpus_template, tmp_path,
+                                                              logmel_key):
+    from flows.extract import extract_features
+
+    store = str(tmp_path / "store.zarr")
+    first = extract_features(dataset="slakh", root=str(corpus_template), store=store, workers=1)
+    assert first["done"] == SONGS and not first["failed"]
+    reader = open_store(store).feature_set(logmel_key)
+    assert [e.track_id for e in reader.tracks()] == IDS
+    assert reader.read_features("Track00001").shape[1:] == reader.frame_shape
+    again = extract_features(dataset="slakh", root=str(corpus_template), store=store, workers=1)
+    assert again["done"] == 0 and again["skipped_unchanged"] == SONGS
+
+
+def test_extract_features_flow_rejects_a_missing_root(prefect_harness, tmp_path):
+    from flows.extract import extract_features
+
+    with pytest.raises(ValueError, match="dataset root is not a folder"):
+        extract_features(dataset="slakh", root=str(tmp_path / "nowhere"), store=str(tmp_path / "s.zarr"))
+
+
+@pytest.mark.slow
+def test_train_model_flow_writes_a_run(trained_run):
+    from training.run import load_run
+
+    run = load_run(trained_run)
+    assert len(run.history) == 2
+    assert run.predict(np.zeros((100, *run_shape(run)), np.float32)).shape == (100, len(run.classes))
+
+
+def run_shape(run) -> tuple[int, ...]:
+    from features.registry import config_from_params
+
+    return tuple(config_from_params(run.feature_params).frame_shape())
+
+
+@pytest.mark.slow
+def test_evaluate_model_flow_writes_a_report(prefect_harness, trained_run, store_template, tmp_path):
+    from flows.evaluate import evaluate_model
+
+    out = tmp_path / "report"
+    metrics = evaluate_model(store=store_template, run=trained_run, out=str(out), split="all")
+    assert (out / "report.html").is_file()
+    assert json.loads((out / "metrics.json").read_text())["frame.f1_micro"] == metrics["frame.f1_micro"]
+
+
+def test_reprocess_new_songs_flow_adds_exactly_the_new_song(prefect_harness, store_template, copy_corpus,
+                                                            tmp_path, logmel_key):
+    from flows.reprocess import reprocess_new_songs
+
+    root = copy_corpus()
+    store = str(tmp_path / "store.zarr")
+    shutil.copytree(store_template, store)
+    nothing = reprocess_new_songs(dataset="slakh", root=str(root), store=store, workers=1)
+    assert nothing["added"] == [] and nothing["extraction"] is None
+    assert open_store(store).feature_set(logmel_key).tracks() == open_store(store_template).feature_set(
+        logmel_key).tracks()
+
+    render_corpus(root, songs=SONGS + 1)
+    result = reprocess_new_songs(dataset="slakh", root=str(root), store=store, workers=1)
+    assert result["added"] == [NEW] and result["predictions"] is None
+    assert result["scan"]["unchanged"] == IDS
+    assert [e.track_id for e in open_store(store).feature_set(logmel_key).tracks()] == IDS + [NEW]
+
+
+def test_reprocess_new_songs_flow_leaves_building_the_store_to_extract_features(prefect_harness, corpus_template,
+                                                                               tmp_path):
+    from flows.reprocess import reprocess_new_songs
+
+    result = reprocess_new_songs(dataset="slakh", root=str(corpus_template), store=str(tmp_path / "s.zarr"),
+                                 run=str(tmp_path / "not-trained-yet"))
+    assert result["added"] == [] and not result["scan"]["store_exists"] and len(result["scan"]["new"]) == SONGS
+    assert not (tmp_path / "s.zarr").exists()
+
+
+@pytest.mark.slow
+def test_reprocess_new_songs_flow_predicts_the_new_song(prefect_harness, trained_run, store_template,
+                                                        copy_corpus, tmp_path):
+    from flows.reprocess import reprocess_new_songs
+
+    root = copy_corpus()
+    store = str(tmp_path / "store.zarr")
+    shutil.copytree(store_template, store)
+    render_corpus(root, songs=SONGS + 1)
+    out = tmp_path / "predictions"
+    result = reprocess_new_songs(dataset="slakh", root=str(root), store=store, workers=1, run=trained_run,
+                                 predictions=str(out))
+    assert result["added"] == [NEW] and list(result["predictions"]) == [NEW]
+    record = json.loads(Path(result["predictions"][NEW]["json"]).read_text())
+    assert record["audio"].endswith(f"{NEW}/mix.flac") and record["runs"][0]["run"] == trained_run
+    assert Path(result["predictions"][NEW]["json"]).parent == out
+
+
+def test_reprocess_rejects_a_folder_that_is_not_a_run(prefect_harness, corpus_template, tmp_path):
+    from flows.reprocess import reprocess_new_songs
+
+    with pytest.raises(ValueError, match="not a run directory"):
+        reprocess_new_songs(dataset="slakh", root=str(corpus_template), store=str(tmp_path / "s.zarr"),
+                            run=str(tmp_path))
