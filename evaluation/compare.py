@@ -16,7 +16,10 @@ from evaluation.plots import plot_comparison
 from evaluation.report import HEADLINE, IMAGE_CHECK, STYLE, embed_png, format_score, json_safe
 from pipeline.track import InstrecError
 
-CHART_KEYS = ("frame.f1_micro", "frame.f1_macro", "frame.map_macro", "segment.f1_micro",
+# The model's headline scores next to the prior baseline's (see evaluation.baseline).
+BASELINE_KEYS = ("baseline.frame.f1_micro", "baseline.frame.f1_macro", "baseline.frame.map_macro",
+                 "baseline.segment.f1_micro", "baseline.dominant.accuracy")
+CHART_KEYS = ("frame.f1_micro", "baseline.frame.f1_micro", "frame.f1_macro", "frame.map_macro", "segment.f1_micro",
               "clip.f1_posneg_macro", "dominant.accuracy")
 
 
@@ -55,13 +58,28 @@ def comparison_table(reports: Sequence[str | Path]) -> tuple[list[str], list[dic
         row = {"run": name, "report": str(report), "store": metrics.get("store", {}).get("url"),
                "snapshot_id": metrics.get("snapshot_id"), "split": metrics.get("split"),
                "n_tracks": metrics.get("n_tracks")}
-        for level, metric, _ in HEADLINE:
-            key = f"{level}.{metric}"
+        for key in _metric_keys():
             if key in metrics:
                 row[key] = metrics[key]
         rows.append(row)
-    keys = [f"{lvl}.{m}" for lvl, m, _ in HEADLINE if any(f"{lvl}.{m}" in r for r in rows)]
+    keys = [key for key in _metric_keys() if any(key in r for r in rows)]
     return keys, rows
+
+
+def _metric_keys() -> list[str]:
+    """Headline keys, each followed by its baseline key when there is one."""
+    keys = []
+    for level, metric, _ in HEADLINE:
+        keys.append(f"{level}.{metric}")
+        if f"baseline.{level}.{metric}" in BASELINE_KEYS:
+            keys.append(f"baseline.{level}.{metric}")
+    return keys
+
+
+def _labels() -> dict[str, str]:
+    labels = {f"{lvl}.{m}": text for lvl, m, text in HEADLINE}
+    labels.update({f"baseline.{key}": f"{text}, prior baseline (no audio)" for key, text in labels.items()})
+    return labels
 
 
 def compare_reports(reports: Sequence[str | Path], out: str | Path) -> Path:
@@ -79,7 +97,7 @@ def compare_reports(reports: Sequence[str | Path], out: str | Path) -> Path:
     if chart:
         plot_comparison([r["run"] for r in rows],
                         {k: [_number(r.get(k)) for r in rows] for k in chart}, path=out / "compare.png")
-    labels = {f"{lvl}.{m}": text for lvl, m, text in HEADLINE}
+    labels = _labels()
     head = "".join(f"<th>{_escape(r['run'])}</th>" for r in rows)
     body = "".join(
         f"<tr><td>{_escape(labels.get(c, c))}</td>"
@@ -87,7 +105,7 @@ def compare_reports(reports: Sequence[str | Path], out: str | Path) -> Path:
         + "</tr>" for c in columns[1:]
     )
     best = []
-    for key in keys:
+    for key in (k for k in keys if k not in BASELINE_KEYS):
         values = [(_number(r.get(key)), r["run"]) for r in rows if r.get(key) is not None]
         if values:
             pick = min(values) if "hamming" in key or "error_rate" in key else max(values)

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from evaluation.baseline import baseline_metrics, load_prior_baseline
 from evaluation.clip import clip_metrics
 from evaluation.confusion import confusion_matrix, ranked_confusions
 from evaluation.dominant import dominant_accuracy, predicted_dominant, true_dominant
@@ -244,6 +245,7 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
         for key, value in result["flat"].items():
             level, metric = key.split(".", 1)
             metrics[f"{level}{name}.{metric}"] = value
+    metrics.update(_baseline(run, match, results, reader, segment_s, notes))
     main = scored[""]
     metrics["per_class"] = _per_class_table(match.classes, thresholds, scored)
     metrics["confusions"] = ranked_confusions(main["confusion"]["matrix"], main["confusion"]["missed"],
@@ -262,6 +264,25 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
     metrics["figures"] = _draw_figures(out, run, match, results, main, n_track_plots, reader)
     write_report(out, metrics)
     return json.loads((out / "metrics.json").read_text())
+
+
+def _baseline(run, match, results, reader, segment_s, notes) -> dict[str, Any]:
+    """Prior / majority baseline scores from the run's training statistics (empty without them)."""
+    baseline = load_prior_baseline(run)
+    if baseline is None:
+        notes.append("No prior baseline: the run has no training statistics (training_data.json) and its "
+                     "training store cannot be read.")
+        return {}
+    scores = baseline_metrics(baseline, match.run_index, match.classes, [r.labels for r in results],
+                              [r.mask for r in results], [r.dominant for r in results], hop_s=reader.hop_s,
+                              first_centre=reader.first_centre, segment_s=segment_s)
+    info = scores["baseline_info"]
+    notes.append(
+        "Baselines (no audio, from the run's training statistics): prior baseline predicts "
+        f"{', '.join(info['predicted_classes']['baseline']) or 'nothing'} in every frame; majority baseline "
+        f"{', '.join(info['predicted_classes']['baseline_majority']) or 'nothing'}; dominant guess always "
+        f"{info['dominant'] or 'none'}.")
+    return scores
 
 
 def _choose_thresholds(reader, run, match, split, tune, save, notes) -> tuple[np.ndarray, str]:

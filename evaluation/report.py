@@ -47,6 +47,10 @@ HEADLINE = (
     ("clip", "f1_posneg_macro", "Clip F1, macro of positive and negative (OpenMIC)"),
     ("dominant", "accuracy", "Dominant-instrument accuracy"),
 )
+BASELINE_COLUMNS = {
+    "baseline": "prior baseline (no audio)",
+    "baseline_majority": "majority baseline (no audio)",
+}
 REASONS = (
     ("map", "no class has a positive known label"),
     ("auc", "no class has both positive and negative known labels"),
@@ -183,16 +187,20 @@ def _header(metrics: Mapping[str, Any]) -> str:
 
 
 def _headline(metrics: Mapping[str, Any]) -> str:
-    variants = [v for v in VARIANTS if any(f"{lvl}{v}.{m}" in metrics for lvl, m, _ in HEADLINE)]
-    head = "".join(f"<th>{_e(VARIANTS[v])}</th>" for v in variants)
+    """The headline table: one column per variant, then the baselines (``baseline.<level>.<metric>``)."""
+    columns = [(f"{{level}}{v}.{{metric}}", VARIANTS[v]) for v in VARIANTS]
+    columns += [(f"{b}.{{level}}.{{metric}}", text) for b, text in BASELINE_COLUMNS.items()]
+    columns = [(key, text) for key, text in columns
+               if any(key.format(level=lvl, metric=m) in metrics for lvl, m, _ in HEADLINE)]
+    head = "".join(f"<th>{_e(text)}</th>" for _, text in columns)
     rows = []
     for level, metric, label in HEADLINE:
-        if not any(f"{level}{v}.{metric}" in metrics for v in variants):
-            continue
+        keys = [key.format(level=level, metric=metric) for key, _ in columns]
+        if not any(key in metrics for key in keys if not key.startswith("baseline")):
+            continue  # baselines alone do not make a row
         cells = "".join(
-            f"<td>{format_score(metrics.get(f'{level}{v}.{metric}'))}</td>"
-            if f"{level}{v}.{metric}" in metrics else "<td class=\"na\"></td>"
-            for v in variants
+            f"<td>{format_score(metrics.get(key))}</td>" if key in metrics else "<td class=\"na\"></td>"
+            for key in keys
         )
         rows.append(f"<tr><td>{_e(label)} <code>{level}.{metric}</code></td>{cells}</tr>")
     return f"<h2>Headline scores</h2><table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"

@@ -15,22 +15,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "unless PREFECT_API_URL points at a running one.",
     )
     p.add_argument("--out", default="demo", help="folder for corpus, stores, runs and reports (default: demo)")
-    p.add_argument("--songs", type=int, default=40, help="songs in the training corpus (default: 40)")
-    p.add_argument("--unseen-songs", type=int, default=12, help="songs in the held-out corpus (default: 12)")
-    p.add_argument("--seconds", type=float, default=20.0, help="length of each song (default: 20)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default="crnn", help="model to train (default: crnn)")
-    p.add_argument("--epochs", type=int, default=25, help="maximum epochs (default: 25)")
-    p.add_argument("--workers", type=int, default=2, help="Dask workers for extraction (default: 2)")
+    p.add_argument("--songs", type=int, help="songs in the training corpus (default: the flow's, 80)")
+    p.add_argument("--seconds", type=float, help="length of each training-corpus song (default: 10)")
+    p.add_argument("--unseen-songs", type=int, help="songs in the held-out corpus (default: 12)")
+    p.add_argument("--unseen-seconds", type=float, help="length of each held-out song (default: 20)")
+    p.add_argument("--seed", type=int, help="seed of corpus and training (default: 0)")
+    p.add_argument("--model", help="model to train (default: crnn)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (default: 20)")
+    p.add_argument("--workers", type=int, help="Dask workers for extraction (default: 2)")
     p.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from flows.demo import demo_pipeline
 
-    summary = demo_pipeline(out=args.out, songs=args.songs, unseen_songs=args.unseen_songs,
-                            seconds=args.seconds, seed=args.seed, model=args.model, epochs=args.epochs,
-                            workers=args.workers)
+    names = ("songs", "seconds", "unseen_songs", "unseen_seconds", "seed", "model", "epochs", "workers")
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    summary = demo_pipeline(out=args.out, **given)  # unset options keep the flow's defaults
     print(json.dumps(summary, indent=1))
     print(f"\nreport: {summary['reports']['in_domain']}")
     return 0

@@ -1,4 +1,6 @@
-"""Batch augmentations, each switchable by name: SpecAugment, mixup, Gaussian noise, time reversal.
+"""Batch augmentations, each switchable by name: SpecAugment, mixup, Gaussian noise, time reversal,
+random equalisation (gain, spectral tilt and smooth EQ bumps: a change of timbre, as from
+another soundfont, another microphone or another mix).
 
 Each function takes and returns a batch dict as built by :mod:`training.data` (tensors
 ``features (B, T, *frame_shape)``, ``labels (B, T, C)``, ``label_mask (B, T, C)``,
@@ -14,7 +16,7 @@ from typing import Sequence
 
 import torch
 
-AUGMENTATIONS = ("specaugment", "mixup", "noise", "reverse")
+AUGMENTATIONS = ("specaugment", "mixup", "noise", "reverse", "eq")
 
 Batch = dict[str, torch.Tensor]
 
@@ -98,9 +100,43 @@ def time_reversal(batch: Batch, *, p: float = 0.5) -> Batch:
     return out
 
 
+def random_eq(batch: Batch, *, gain_db: float = 6.0, tilt_db: float = 10.0, bumps: int = 3,
+              bump_db: float = 6.0) -> Batch:
+    """Random equalisation of each example, in the features' dB units (log-mel).
+
+    Adds to every real frame of an example one curve over the last (frequency) axis: a gain
+    drawn from ``U(-gain_db, gain_db)``, a linear tilt from ``-t`` at the lowest to ``+t`` at
+    the highest bin with ``t ~ U(-tilt_db, tilt_db) / 2``, and ``bumps`` Gaussian bumps of
+    height ``U(-bump_db, bump_db)``, random centre and a width of 5-25 % of the axis.  The
+    same curve applies to all frames of the example (a fixed timbre change); labels are
+    unchanged and padded frames stay untouched.
+
+    Parameters
+    ----------
+    batch : dict
+        ``features [shape=(B, T, ..., F)]`` with frequency last, and ``frame_mask [shape=(B, T)]``.
+    """
+    x = batch["features"]
+    b, f = x.shape[0], x.shape[-1]
+    device = x.device
+    position = torch.linspace(0.0, 1.0, f, device=device)  # (F,)
+    gain = (torch.rand(b, 1, device=device) * 2 - 1) * gain_db
+    tilt = (torch.rand(b, 1, device=device) * 2 - 1) * tilt_db * (position - 0.5)
+    curve = gain + tilt  # (B, F)
+    if bumps > 0:
+        centre = torch.rand(b, bumps, 1, device=device)
+        width = 0.05 + 0.2 * torch.rand(b, bumps, 1, device=device)
+        height = (torch.rand(b, bumps, 1, device=device) * 2 - 1) * bump_db
+        curve = curve + (height * torch.exp(-0.5 * ((position - centre) / width) ** 2)).sum(dim=1)
+    shape = (b,) + (1,) * (x.dim() - 2) + (f,)
+    equalised = x + curve.reshape(shape).to(x.dtype)
+    mask = batch["frame_mask"].reshape(batch["frame_mask"].shape + (1,) * (x.dim() - 2))
+    return {**batch, "features": torch.where(mask, equalised, x)}
+
+
 @dataclass(frozen=True)
 class Augmenter:
-    """Apply the named augmentations in a fixed order (reverse, SpecAugment, noise, mixup)."""
+    """Apply the named augmentations in a fixed order (reverse, EQ, SpecAugment, noise, mixup)."""
 
     names: Sequence[str] = ()
 
@@ -112,6 +148,8 @@ class Augmenter:
     def __call__(self, batch: Batch) -> Batch:
         if "reverse" in self.names:
             batch = time_reversal(batch)
+        if "eq" in self.names:
+            batch = random_eq(batch)
         if "specaugment" in self.names:
             batch = spec_augment(batch)
         if "noise" in self.names:

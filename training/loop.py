@@ -248,6 +248,38 @@ def plot_loss_curve(history: list[dict[str, Any]], path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
+def training_priors(stats: Any, classes: list[str], dominants: list[str | None]) -> dict[str, Any]:
+    """The training statistics a prior/majority baseline is built from (``training_data.json``).
+
+    Parameters
+    ----------
+    stats : LabelStatistics
+        Known positive / negative frame label counts of the training tracks.
+    classes : list of str
+    dominants : list of (str or None)
+        Dominant instrument of each training track (None: unknown).
+
+    Returns
+    -------
+    dict
+        ``frame_positive`` and ``frame_known`` (known frame labels) per class,
+        ``frame_prior`` = positive / known (None for a class never known), and
+        ``dominant_counts``: training tracks per dominant instrument.
+    """
+    known = stats.frame_positive + stats.frame_negative
+    prior = [float(p) / k if k else None for p, k in zip(stats.frame_positive.tolist(), known.tolist())]
+    counts: dict[str, int] = {}
+    for name in dominants:
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    return {
+        "frame_positive": dict(zip(classes, stats.frame_positive.tolist())),
+        "frame_known": dict(zip(classes, known.tolist())),
+        "frame_prior": dict(zip(classes, prior)),
+        "dominant_counts": dict(sorted(counts.items())),
+    }
+
+
 def prepare_run_dir(config: Any, *, resume: bool) -> Path:
     """Create ``config.out`` for a new run, or check it matches ``config`` when resuming."""
     from training.config import TrainConfig
@@ -355,6 +387,7 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
         "train_tracks": len(train_tracks), "validation_tracks": len(val_tracks),
         "oversampled_tracks": int((repeats > 1).sum()),
         "pos_weight": dict(zip(classes, loss_fn.pos_weight.tolist())),
+        **training_priors(stats, classes, [t.dominant for t in train_tracks]),
     })
     log.info("training %s on %s (%d train / %d validation tracks, %d classes) on %s with %d workers",
              config.model, reader.key, len(train_tracks), len(val_tracks), len(classes), device, workers)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.augment import Augmenter, gaussian_noise, mixup, spec_augment, time_reversal
+from training.augment import Augmenter, gaussian_noise, mixup, random_eq, spec_augment, time_reversal
 from training.data import WindowDataset, default_workers, feature_statistics, label_statistics, make_loader
 from training.sampler import RandomWindowSampler, SequentialWindowSampler, rare_class_repeats
 
@@ -155,3 +155,25 @@ def test_feature_statistics_are_per_bin_mean_and_std(make_store):
     frames = np.concatenate([reader.read_features(t) for t in ds.track_ids])
     np.testing.assert_allclose(mean, frames.mean(axis=0), atol=1e-4)
     np.testing.assert_allclose(std, frames.std(axis=0), atol=1e-4)
+
+
+def test_random_eq_adds_one_curve_per_example_over_frequency():
+    batch = _aug_batch()
+    out = random_eq(batch, gain_db=6.0, tilt_db=10.0, bumps=2, bump_db=6.0)
+    delta = out["features"] - batch["features"]
+    # padded frames untouched; every real frame of an example gets the same curve
+    assert torch.equal(out["features"][1, 8:], batch["features"][1, 8:])
+    assert torch.allclose(delta[1, :8], delta[1, :1].expand(8, 4), atol=1e-5)
+    assert torch.allclose(delta[0], delta[0, :1].expand(12, 4), atol=1e-5)
+    assert not torch.allclose(delta[0, 0], delta[2, 0])  # examples differ
+    assert delta.abs().max() <= 6.0 + 5.0 + 2 * 6.0 + 1e-4  # gain + half tilt + bumps
+    assert torch.equal(out["labels"], batch["labels"])
+    # gain alone: a constant shift within +-gain_db over the frequency axis
+    flat = random_eq(batch, gain_db=3.0, tilt_db=0.0, bumps=0)["features"] - batch["features"]
+    assert torch.allclose(flat[0], flat[0, 0, 0].expand(12, 4)) and flat.abs().max() <= 3.0
+    # tilt alone: linear in frequency, antisymmetric around the middle
+    tilted = (random_eq(batch, gain_db=0.0, tilt_db=10.0, bumps=0)["features"] - batch["features"])[0, 0]
+    steps = tilted[1:] - tilted[:-1]
+    assert torch.allclose(steps, steps[:1].expand(3), atol=1e-5)
+    assert torch.allclose(tilted[0], -tilted[-1], atol=1e-5)
+    assert Augmenter(("eq",))(batch)["features"].shape == batch["features"].shape

@@ -41,6 +41,18 @@ def test_run_directory_holds_everything_prediction_needs(tmp_path, make_store):
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in history] == [1, 2, 3]
     assert {"train_loss", "val_loss", "f1", "map", "clip_f1", "lr", "frames_per_s"} <= set(history[0])
+    # the training statistics a prior baseline needs: prior = known positive frames / known frames
+    data = json.loads((run_dir / "training_data.json").read_text())
+    reader = store.feature_set("logmel")
+    train_ids = [t.track_id for t in reader.tracks("train")]
+    labels = np.concatenate([reader.read_labels(t)[0] for t in train_ids])
+    known = np.concatenate([reader.read_labels(t)[1] for t in train_ids])
+    for c, name in enumerate(["inst0", "inst1", "inst2"]):
+        assert data["frame_known"][name] == int(known[:, c].sum())
+        assert data["frame_positive"][name] == int((labels[:, c].astype(bool) & known[:, c]).sum())
+        assert data["frame_prior"][name] == pytest.approx(data["frame_positive"][name] / data["frame_known"][name])
+    dominants = [t.dominant for t in reader.tracks("train") if t.dominant is not None]
+    assert sum(data["dominant_counts"].values()) == len(dominants)
 
     run = load_run(run_dir)
     assert run.classes == ["inst0", "inst1", "inst2"] and not run.model.training
