@@ -6,7 +6,7 @@
     ``librosa.feature.melspectrogram`` (n_fft 2048, hop 512, 128 mels) + ``power_to_db`` +
     ``np.save`` per file;
 (b) instrec: ``read_dataset("folder", corpus)`` -> ``extract_dataset`` into a fresh Zarr store
-    with a 2-worker local Dask cluster (the code path of ``instrec extract``), timed end to end
+    with a 2-thread local Dask cluster (the code path of ``instrec extract``), timed end to end
     from the folder to the committed store, cluster start-up included;
 (c) incremental: one new song added to the corpus, extracted again into the N-song store, vs
     the same song extracted alone into an empty store;
@@ -63,32 +63,35 @@ def audio_seconds(paths: list[Path]) -> float:
     return sum(sf.info(str(p)).duration for p in paths)
 
 
-def run_baseline(paths: list[Path], out: Path) -> float:
+def run_baseline(paths: list[Path], out: Path) -> tuple[float, float]:
     import librosa
 
     out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for path in paths:
         y, sr = librosa.load(str(path), sr=None)
         mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=2048, hop_length=512, n_mels=128)
         np.save(out / f"{path.stem}.npy", librosa.power_to_db(mel, ref=1.0))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def run_instrec(corpus: Path, store: str, *, workers: int) -> tuple[float, dict]:
+def run_instrec(corpus: Path, store: str, *, workers: int) -> tuple[float, dict, float]:
     from features.registry import build_config
     from pipeline.extraction import FeatureTarget, extract_dataset
     from pipeline.readers import read_dataset
+    from pipeline.readers.files import SourceHashCache
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
+    cache = SourceHashCache()  # as `instrec extract` does
     summary = extract_dataset(
-        read_dataset("folder", corpus), store, targets=[FeatureTarget.from_config(build_config("logmel"))],
-        workers=workers, progress=False,
+        read_dataset("folder", corpus, hash_cache=cache), store,
+        targets=[FeatureTarget.from_config(build_config("logmel"))], workers=workers, progress=False,
+        hash_cache=cache,
     )
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if summary.failed:
         raise RuntimeError(f"extraction failed: {summary.failed[:3]}")
-    return elapsed, summary.to_json()
+    return elapsed, summary.to_json(), cpu
 
 
 def window_reads(store: str, *, n: int = 300, frames: int = 1000) -> float:
@@ -158,22 +161,25 @@ def main() -> None:
     shutil.rmtree(runs, ignore_errors=True)
     print(f"corpus: {len(paths)} songs, {hours:.2f} h, {platform.machine()}, {os.cpu_count()} cores")
 
-    base_s = run_baseline(paths, runs / "baseline")
+    load = os.getloadavg()[0]
+    base_s, base_cpu = run_baseline(paths, runs / "baseline")
     base_rt = hours * 3600 / base_s
-    print(f"baseline librosa loop: {base_s:.1f} s = {base_rt:.0f}x realtime")
+    print(f"baseline librosa loop: {base_s:.1f} s = {base_rt:.0f}x realtime "
+          f"({base_cpu:.1f} CPU s = {hours * 3600 / base_cpu:.0f}x per CPU second)")
 
     store = str(runs / "store")
-    ours_s, summary = run_instrec(corpus, store, workers=args.workers)
+    ours_s, summary, ours_cpu = run_instrec(corpus, store, workers=args.workers)
     ours_rt = hours * 3600 / ours_s
     print(f"instrec extract ({args.workers} workers): {ours_s:.1f} s = {ours_rt:.0f}x realtime, "
-          f"{ours_rt / base_rt:.2f}x the baseline")
+          f"{ours_rt / base_rt:.2f}x the baseline ({ours_cpu:.1f} CPU s in this process = "
+          f"{hours * 3600 / ours_cpu:.0f}x per CPU second; worker processes, if any, not counted)")
 
     extra_dir = args.work / "extra-song"
     extra = make_corpus(extra_dir, songs=1, seconds=args.seconds, first=90_000)[0]
-    alone_s, _ = run_instrec(extra_dir, str(runs / "alone"), workers=args.workers)
+    alone_s, _, _ = run_instrec(extra_dir, str(runs / "alone"), workers=args.workers)
     shutil.copy(extra, corpus / extra.name)
     try:
-        add_s, add_summary = run_instrec(corpus, store, workers=args.workers)
+        add_s, add_summary, _ = run_instrec(corpus, store, workers=args.workers)
     finally:
         (corpus / extra.name).unlink()
     assert add_summary["done"] == 1, add_summary
@@ -192,7 +198,8 @@ def main() -> None:
         "add_one_s": round(add_s, 3), "alone_s": round(alone_s, 3), "add_ratio": round(add_s / alone_s, 2),
         "window_read_ms": round(read_s * 1e3, 3), "concatenated_window_read_ms": round(concat_s * 1e3, 3),
         "cold_window_read_ms": round(cold_s * 1e3, 3),
-        "workers": args.workers,
+        "workers": args.workers, "baseline_cpu_s": round(base_cpu, 2), "instrec_cpu_s": round(ours_cpu, 2),
+        "load_avg_1min_at_start": round(load, 2), "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(figures))
     if args.json:

@@ -87,6 +87,21 @@ def audio_info(path: str | Path) -> AudioInfo:
     return AudioInfo(path=path, sample_rate=int(info.samplerate), channels=int(info.channels), frames=int(info.frames))
 
 
+def _downmix(data: np.ndarray) -> np.ndarray:
+    """Mean of the channels of a ``(frames, channels)`` block as a contiguous float32 vector.
+
+    Channels are added column by column: ``data.mean(axis=1)`` is a strided reduction about
+    ten times slower on interleaved audio.
+    """
+    if data.shape[1] == 1:
+        return np.ascontiguousarray(data[:, 0])
+    mono = data[:, 0].copy()
+    for channel in range(1, data.shape[1]):
+        mono += data[:, channel]
+    mono *= np.float32(1.0 / data.shape[1])
+    return mono
+
+
 def _mono_blocks(path: Path) -> Iterator[np.ndarray]:
     """The file's audio as mono float32 blocks at its native rate, checked for NaN/Inf."""
     try:
@@ -95,10 +110,10 @@ def _mono_blocks(path: Path) -> Iterator[np.ndarray]:
                 data = handle.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
                 if data.shape[0] == 0:
                     return
-                block = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+                block = _downmix(data)
                 if not np.isfinite(block).all():
                     raise DatasetError(f"{path}: audio contains NaN or Inf samples; re-export it from the source")
-                yield np.ascontiguousarray(block)
+                yield block
     except (DatasetError, MemoryError):
         raise
     except Exception as exc:

@@ -6,6 +6,7 @@ Layout of a store at ``URL`` (see ``storage/README.md`` for the reasons)::
     URL/manifest.json                     the committed state (written last, atomically)
     URL/.lock                             present while a writer runs (pid, host, run id)
     URL/runs/<time>-<run>.json            one log per extraction run (done/skipped/failed)
+    URL/source_hashes.json                cache: source file path -> stat + sha256 (rebuildable)
     URL/<key>/zarr.json                   feature-set group: params, config_hash, frame grid
     URL/<key>/tracks/<slug>/<version>/    one group per track version
         features     (time, <frame dims>) float16, chunked along time
@@ -37,6 +38,7 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 RUNS = "runs"
+SOURCE_HASHES = "source_hashes.json"
 TRACKS = "tracks"
 ARRAY_NAMES = ("features", "labels", "label_mask", "clip_labels", "clip_mask")
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from pipeline.track import InstrecError
 from storage.layout import (
-    MANIFEST, SCHEMA_VERSION, StoreLocation, list_versions, publish_json, read_json, remove_tree, resolve,
+    MANIFEST, SCHEMA_VERSION, SOURCE_HASHES, StoreLocation, list_versions, publish_json, read_json, remove_tree,
+    resolve,
 )
 from storage.locking import StoreLock
 from storage.schema import FeatureSetSpec, TrackMeta
@@ -286,6 +287,23 @@ class FeatureStore:
         for path in superseded:  # after the commit: readers of the new snapshot never need them
             remove_tree(self._loc, path)
         return self.snapshot_id
+
+    def source_hashes(self) -> dict:
+        """The source-file hash cache saved by the last extraction (``{}`` when none or unreadable).
+
+        Only a cache (path -> ``[size, mtime_ns, ctime_ns, inode, sha256]``, see
+        ``pipeline.readers.files.SourceHashCache``): losing it costs a re-hash, never a wrong result.
+        """
+        try:
+            document = read_json(self._loc, SOURCE_HASHES)
+        except (OSError, ValueError):
+            return {}
+        return document.get("files", {}) if isinstance(document, dict) else {}
+
+    def save_source_hashes(self, files: dict) -> None:
+        """Replace the source-file hash cache (lock holder only)."""
+        self._require_writer()
+        publish_json(self._loc, {"files": files}, SOURCE_HASHES)
 
     def collect_garbage(self) -> list[str]:
         """Delete track versions no committed record points to (left by crashed writers)."""

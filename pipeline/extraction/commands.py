@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", required=True, help="aam, slakh, openmic, folder or demo")
     parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
     parser.add_argument("--features", default="logmel", help="comma-separated feature sets (default: logmel)")
-    parser.add_argument("--workers", type=int, default=2, help="local Dask worker processes; 0 = in-process")
+    parser.add_argument("--workers", type=int, default=2, help="local Dask workers (threads); 0 = in-process")
     parser.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",
                         help="use an existing Dask cluster instead of a local one")
     parser.add_argument("--taxonomy", default=None, help="class vocabulary (see `instrec manifest`)")

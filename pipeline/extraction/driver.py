@@ -7,6 +7,7 @@ kill -9 loses at most the uncommitted tail, which the next run recomputes.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
@@ -14,7 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
-from pipeline.extraction.extract import DEFAULT_BLOCK_FRAMES, FeatureTarget, TrackResult, extract_batch
+from pipeline.extraction.extract import (
+    DEFAULT_BLOCK_FRAMES, FeatureTarget, TrackResult, extract_batch, single_threaded_blas,
+)
+from pipeline.readers.files import SourceHashCache
 from pipeline.track import InstrecError, Track, TrackProblem
 from storage.layout import RUNS, publish_json
 from storage.store import FeatureStore, open_store
@@ -72,34 +76,34 @@ def _pending_keys(store: FeatureStore, track: Track, keys: Sequence[str]) -> lis
     return todo
 
 
-def _batches(items: list[tuple[Track, list[FeatureTarget]]], *, workers: int, max_batch_seconds: float) -> list[list]:
-    """Group tracks into tasks of about ``max_batch_seconds`` of audio, at least ~4 tasks per worker."""
-    total = sum(max(t.duration, 1.0) for t, _ in items)
-    target = max(1.0, min(max_batch_seconds, total / max(4 * workers, 1)))
-    batches: list[list] = []
+def _batches(items: Iterable[tuple[Track, list[FeatureTarget]]], *, batch_seconds: float) -> Iterator[list]:
+    """Group tracks, in arrival order, into tasks of about ``batch_seconds`` of audio (a long song alone)."""
     current: list = []
     seconds = 0.0
-    for item in sorted(items, key=lambda it: -it[0].duration):
+    for item in items:
         current.append(item)
         seconds += max(item[0].duration, 1.0)
-        if seconds >= target:
-            batches.append(current)
+        if seconds >= batch_seconds:
+            yield current
             current, seconds = [], 0.0
     if current:
-        batches.append(current)
-    return batches
+        yield current
 
 
 class _Cluster:
     """The Dask cluster of a run: an existing one (address) or a local one started on demand.
 
-    :meth:`start_soon` starts the local cluster in a background thread, overlapping its
-    start-up (seconds: worker processes import numpy, librosa, zarr) with the rest of the
-    dataset scan; the driver calls it once a second track needs computing.
+    The local cluster is by default one in-process worker with ``workers`` threads: decoding
+    (libsndfile), resampling (soxr), FFTs, BLAS and compression all release the GIL, so
+    threads run in parallel, and they start in well under a second where worker processes
+    each spend one to three seconds starting and importing numpy, scipy, soundfile and zarr
+    (a third of a 200-song run on 2 cores).  ``processes=True`` gives one process per worker
+    (for feature code that holds the GIL).  :meth:`start_soon` starts it in a background
+    thread, overlapping its start-up with the dataset scan.
     """
 
-    def __init__(self, *, workers: int, address: str | None) -> None:
-        self.workers, self.address = workers, address
+    def __init__(self, *, workers: int, address: str | None, processes: bool = False) -> None:
+        self.workers, self.address, self.processes = workers, address, processes
         self._pool: ThreadPoolExecutor | None = None
         self._starting: Future | None = None
         self._cluster: Any = None
@@ -113,10 +117,17 @@ class _Cluster:
     def _start_local(self) -> Any:
         from dask.distributed import LocalCluster
 
+        if not self.processes:
+            return LocalCluster(n_workers=1, threads_per_worker=self.workers, processes=False,
+                                dashboard_address=None, silence_logs=logging.ERROR)
         return LocalCluster(
             n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
             host="127.0.0.1", silence_logs=logging.ERROR,
         )
+
+    def ready(self) -> bool:
+        """True when :meth:`client` would not wait for a local cluster to start."""
+        return self.address is not None or (self._starting is not None and self._starting.done())
 
     def client(self) -> Any:
         from dask.distributed import Client
@@ -143,27 +154,51 @@ class _Cluster:
             self._pool.shutdown()
 
 
-def _run_batches(batches: list[list], *, store: FeatureStore, classes: list[str], cluster: _Cluster,
-                 block_frames: int) -> Iterator[list[TrackResult]]:
+def _run_batches(items: Iterable[tuple[Track, list[FeatureTarget]]], *, store: FeatureStore, cluster: _Cluster,
+                 block_frames: int, batch_seconds: float) -> Iterator[list[TrackResult]]:
+    """Compute the pending tracks as the scan yields them; results come back as they finish.
+
+    Tasks are submitted while the reader is still scanning (hashing) the dataset, so the scan
+    overlaps the cluster's start-up and the first tracks' work.  A run with a single pending
+    track runs it in this process (no cluster start-up for one song).
+    """
     writer = store.version_writer
-    if not batches:
+    items = iter(items)
+    head = [item for _, item in zip(range(2), items)]
+    if not head:
         return
-    single = len(batches) == 1 and len(batches[0]) == 1
-    if cluster.workers <= 0 or (cluster.address is None and single):
-        for batch in batches:  # in-process: no cluster start-up for a single song
-            yield extract_batch([t for t, _ in batch], [g for _, g in batch], writer=writer, classes=classes,
-                                block_frames=block_frames)
+    classes = store.classes  # the scan initialised the store at its first track
+    if cluster.workers <= 0 or (cluster.address is None and len(head) == 1):
+        for track, group in itertools.chain(head, items):  # one by one: each is committed as it finishes
+            yield extract_batch([track], [group], writer=writer, classes=classes, block_frames=block_frames)
         return
     from dask.distributed import as_completed
 
-    client = cluster.client()
-    futures = [
-        client.submit(extract_batch, [t for t, _ in batch], [g for _, g in batch], writer=writer,
-                      classes=classes, block_frames=block_frames, pure=False)
-        for batch in batches
-    ]
-    for future in as_completed(futures):
+    cluster.start_soon()
+    queued: list[list] = []
+    finished = None
+    for batch in _batches(itertools.chain(head, items), batch_seconds=batch_seconds):
+        queued.append(batch)
+        if finished is None and cluster.ready():  # never wait for start-up while there is scanning to do
+            finished = as_completed(loop=cluster.client().loop)
+        if finished is not None:
+            _submit(cluster.client(), finished, queued, writer=writer, classes=classes, block_frames=block_frames)
+            for future in finished.next_batch(block=False):
+                yield future.result()
+    if finished is None:
+        finished = as_completed(loop=cluster.client().loop)
+    _submit(cluster.client(), finished, queued, writer=writer, classes=classes, block_frames=block_frames)
+    for future in finished:
         yield future.result()
+
+
+def _submit(client: Any, finished: Any, queued: list[list], *, writer: Any, classes: list[str],
+            block_frames: int) -> None:
+    """Submit the queued batches (emptying ``queued``) and track their futures in ``finished``."""
+    for batch in queued:
+        finished.add(client.submit(extract_batch, [t for t, _ in batch], [g for _, g in batch], writer=writer,
+                                   classes=classes, block_frames=block_frames, pure=False))
+    queued.clear()
 
 
 def extract_dataset(
@@ -178,8 +213,10 @@ def extract_dataset(
     storage_options: dict | None = None,
     progress: bool = True,
     commit_every_s: float = 2.0,
-    max_batch_seconds: float = 600.0,
+    max_batch_seconds: float = 120.0,
     block_frames: int = DEFAULT_BLOCK_FRAMES,
+    hash_cache: SourceHashCache | None = None,
+    local_processes: bool = False,
 ) -> ExtractionSummary:
     """Extract a dataset's tracks into the store at ``store_url``, incrementally.
 
@@ -196,11 +233,20 @@ def extract_dataset(
     dataset : str, optional
         Dataset name recorded in a new store (default: the first track's).
     workers : int
-        Dask worker processes of the local cluster; 0 runs in this process.
+        Parallel workers of the local Dask cluster (threads of one in-process worker, or processes
+        with ``local_processes``); 0 runs in this process without Dask.
     dask_address : str, optional
         Address of an existing cluster (``tcp://host:8786``), used instead of a local one.
     prune : bool
         Remove committed tracks that are not in ``tracks`` (from every feature set).
+    local_processes : bool
+        Run the local cluster's workers as separate processes instead of threads.
+    max_batch_seconds : float
+        Audio per Dask task (tracks are grouped in the order the reader yields them).
+    hash_cache : SourceHashCache, optional
+        The cache given to the reader as ``hash_cache``: filled here from the store's saved source
+        hashes before the first track is read (readers hash lazily, as they yield), and saved back
+        after the scan, so unchanged files are not read again by the next run.
 
     Returns
     -------
@@ -210,20 +256,26 @@ def extract_dataset(
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = ExtractionSummary(store=str(store_url), run_id=run_id, feature_sets=[t.spec.key for t in targets])
     with open_store(store_url, mode="a", storage_options=storage_options) as store:
-        cluster = _Cluster(workers=workers, address=dask_address)
+        cluster = _Cluster(workers=workers, address=dask_address, processes=local_processes)
         try:
             garbage = store.collect_garbage()
             if garbage:
                 log.info("removed %d uncommitted track versions left by an interrupted run", len(garbage))
-            pending, seen = _plan(store, tracks, targets, dataset=dataset, summary=summary, cluster=cluster)
+            if hash_cache is not None:
+                hash_cache.load(store.source_hashes())
+            seen: set[str] = set()
+            pending = _plan(store, tracks, targets, dataset=dataset, summary=summary, seen=seen)
+            if hash_cache is not None:
+                pending = _save_hashes_after(pending, store, hash_cache)
+            with single_threaded_blas():  # for the whole run: the threads of a local cluster share it
+                _execute(pending, store=store, cluster=cluster, summary=summary, progress=progress,
+                         commit_every_s=commit_every_s, block_frames=block_frames,
+                         batch_seconds=max_batch_seconds)
             if prune and not seen:
                 raise InstrecError(
                     f"{store_url}: --prune with a dataset that yielded no tracks would empty the store; "
                     "check the dataset root"
                 )
-            batches = _batches(pending, workers=max(workers, 1), max_batch_seconds=max_batch_seconds)
-            _execute(batches, store=store, cluster=cluster, summary=summary, total=len(pending),
-                     progress=progress, commit_every_s=commit_every_s, block_frames=block_frames)
         finally:
             cluster.close()
         if prune:
@@ -239,11 +291,13 @@ def extract_dataset(
 
 
 def _plan(store: FeatureStore, tracks: Iterable[Track | TrackProblem], targets: Sequence[FeatureTarget], *,
-          dataset: str | None, summary: ExtractionSummary, cluster: _Cluster) -> tuple[list, set[str]]:
-    """Which (track, feature sets) need computing; unchanged tracks go to ``summary.skipped``."""
+          dataset: str | None, summary: ExtractionSummary, seen: set[str]) -> Iterator[tuple[Track, list]]:
+    """Yield the (track, feature sets) that need computing, as the reader yields tracks.
+
+    Unchanged tracks go to ``summary.skipped``, reader problems to ``summary.failed``; every
+    track id read is added to ``seen``.  The store is initialised at the first track.
+    """
     keys = [t.spec.key for t in targets]
-    seen: set[str] = set()
-    pending: list[tuple[Track, list[FeatureTarget]]] = []
     initialized = False
     for item in tracks:
         if isinstance(item, TrackProblem):  # "problem" names the file, as every other failure does
@@ -261,25 +315,30 @@ def _plan(store: FeatureStore, tracks: Iterable[Track | TrackProblem], targets: 
             initialized = True
         todo = set(_pending_keys(store, item, keys))
         if todo:
-            pending.append((item, [t for t in targets if t.spec.key in todo]))
-            if len(pending) == 2:
-                cluster.start_soon()
+            yield item, [t for t in targets if t.spec.key in todo]
         else:
             summary.skipped.append(item.track_id)
-    return pending, seen
 
 
-def _execute(batches: list[list], *, store: FeatureStore, cluster: _Cluster, summary: ExtractionSummary,
-             total: int, progress: bool, commit_every_s: float, block_frames: int) -> None:
-    """Run the batches, committing finished tracks every ``commit_every_s`` seconds and at the end."""
+def _save_hashes_after(items: Iterator, store: FeatureStore, hash_cache: SourceHashCache) -> Iterator:
+    """Pass ``items`` through; once the scan is over, save the source hashes it used (if they changed)."""
+    yield from items
+    if hash_cache.to_json() != hash_cache.known:
+        store.save_source_hashes(hash_cache.to_json())
+
+
+def _execute(pending: Iterable[tuple[Track, list]], *, store: FeatureStore, cluster: _Cluster,
+             summary: ExtractionSummary, progress: bool, commit_every_s: float, block_frames: int,
+             batch_seconds: float) -> None:
+    """Run the pending tracks, committing finished ones every ``commit_every_s`` seconds and at the end."""
     from tqdm import tqdm
 
     staged: list[dict] = []
     last_commit = time.monotonic()
-    bar = tqdm(total=total, desc="extract", unit="track", disable=not progress)
+    bar = tqdm(desc="extract", unit="track", disable=not progress)
     try:
-        for results in _run_batches(batches, store=store, classes=store.classes, cluster=cluster,
-                                    block_frames=block_frames):
+        for results in _run_batches(pending, store=store, cluster=cluster, block_frames=block_frames,
+                                    batch_seconds=batch_seconds):
             for result in results:
                 summary.audio_seconds += result.audio_seconds
                 summary.warnings += [{"track_id": result.track_id, "message": w} for w in result.warnings]

@@ -74,7 +74,7 @@ def read_dataset(
     **options
         Reader options: ``merge_gap_s`` and ``min_event_s`` (event smoothing, AAM and
         Slakh), ``events_from`` (AAM), ``validation_fraction`` (OpenMIC), ``split``
-        (folder).
+        (folder), ``hash_cache`` (every reader: a :class:`~pipeline.readers.files.SourceHashCache`).
 
     Returns
     -------

@@ -26,7 +26,7 @@ from typing import Iterator
 
 import arff
 
-from pipeline.readers.files import audio_header, check_root, error_message, hash_sources, walk_files
+from pipeline.readers.files import SourceHashCache, audio_header, check_root, error_message, hash_sources, walk_files
 from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
 from pipeline.readers.midi import midi_note_intervals
 from pipeline.readers.taxonomy import AAM_INSTRUMENTS, fixed_taxonomy
@@ -198,6 +198,7 @@ def read_aam(
     min_event_s: float = 0.0,
     events_from: str = "onsets",
     dataset: str = "aam",
+    hash_cache: SourceHashCache | None = None,
 ) -> Iterator[Track | TrackProblem]:
     """One Track (or TrackProblem) per AAM song under ``root``, sorted by id.
 
@@ -217,6 +218,8 @@ def read_aam(
         Build activity from ``<id>_onsets.arff`` (default) or from ``<id>_<Instrument>.mid``.
     dataset : str
         Name written to ``Track.dataset`` (``"demo"`` for the generated corpus).
+    hash_cache : SourceHashCache, optional
+        Hashes of unchanged files from an earlier run (see :class:`~pipeline.readers.files.SourceHashCache`).
 
     Raises
     ------
@@ -236,7 +239,8 @@ def read_aam(
             f"{root}: no AAM song found (no <id>_onsets.arff or <id>_mix.flac under it); check the path"
         )
     return (
-        read_song(root, index, track_id, vocabulary.classes, options, events_from, split_ratios, dataset)
+        read_song(root, index, track_id, vocabulary.classes, options, events_from, split_ratios, dataset,
+                  hash_cache=hash_cache)
         for track_id in ids
     )
 
@@ -250,6 +254,8 @@ def read_song(
     events_from: str,
     split_ratios: tuple[float, float, float],
     dataset: str,
+    *,
+    hash_cache: SourceHashCache | None = None,
 ) -> Track | TrackProblem:
     """One AAM song, or the problem that keeps it out."""
     try:
@@ -307,7 +313,7 @@ def read_song(
                 annotated_end = max(annotated_end, max(off for _, off in notes))
             used.extend(midis.values())
         current = mix
-        hashes = hash_sources(used, root)
+        hashes = hash_sources(used, root, cache=hash_cache)
     except (DatasetError, OSError) as exc:
         return TrackProblem(track_id, current, error_message(exc, current))
     if annotated_end > duration + END_TOLERANCE_S:

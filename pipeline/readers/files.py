@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from pipeline.audio import audio_info
 from pipeline.track import DatasetError, TrackProblem, file_hash
@@ -32,9 +33,65 @@ def relative_name(path: Path, root: Path) -> str:
         return printable(path.as_posix())
 
 
-def hash_sources(paths: Iterable[Path], root: Path) -> dict[str, str]:
-    """Relative path -> sha256 of each file."""
-    return {relative_name(path, root): file_hash(path) for path in paths}
+@dataclass
+class SourceHashCache:
+    """sha256 of source files from an earlier scan, trusted while a file's stat is unchanged.
+
+    A file is re-hashed unless its absolute path, size, modification time, change time and
+    inode all equal those recorded with its hash (any rewrite, ``touch``, copy or replacement
+    changes one of them), so an unchanged dataset is re-scanned with one ``stat`` per file
+    instead of reading every byte.  The extraction driver loads the entries a store recorded
+    (:meth:`load`) and saves them back (:meth:`to_json`); the readers take the cache as their
+    ``hash_cache`` option.  Pass a fresh instance per run.
+
+    Attributes
+    ----------
+    known : dict
+        Absolute path -> ``[size, mtime_ns, ctime_ns, inode, sha256]`` from earlier runs.
+    seen : dict
+        The same for every file looked up in this run (what :meth:`to_json` saves).
+    hashed, reused : int
+        Files read and hashed / taken from ``known`` in this run.
+    """
+
+    known: dict[str, list] = field(default_factory=dict)
+    seen: dict[str, list] = field(default_factory=dict)
+    hashed: int = 0
+    reused: int = 0
+
+    def load(self, entries: Mapping[str, list] | None) -> None:
+        """Add entries saved by :meth:`to_json` (malformed ones are ignored: they only cost a re-hash)."""
+        for path, entry in (entries or {}).items():
+            if isinstance(entry, list) and len(entry) == 5 and isinstance(entry[4], str):
+                self.known[path] = entry
+
+    def file_hash(self, path: Path) -> str:
+        """sha256 of ``path``, from the cache when its stat is unchanged (raises OSError like reading)."""
+        key = os.path.abspath(path)
+        st = os.stat(path)
+        stat = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        entry = self.known.get(key)
+        if entry is not None and entry[:4] == stat:
+            self.reused += 1
+            digest = entry[4]
+        else:
+            digest = file_hash(path)
+            after = os.stat(path)
+            if [after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino] != stat:
+                return digest  # changed while being read: do not remember it
+            self.hashed += 1
+        self.seen[key] = [*stat, digest]
+        return digest
+
+    def to_json(self) -> dict[str, list]:
+        """The entries of the files seen in this run (files gone from the dataset drop out)."""
+        return dict(self.seen)
+
+
+def hash_sources(paths: Iterable[Path], root: Path, *, cache: SourceHashCache | None = None) -> dict[str, str]:
+    """Relative path -> sha256 of each file (through ``cache`` when given)."""
+    hasher = cache.file_hash if cache is not None else file_hash
+    return {relative_name(path, root): hasher(path) for path in paths}
 
 
 def error_message(exc: Exception, path: Path) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from pipeline.audio import AUDIO_EXTENSIONS
-from pipeline.readers.files import audio_header, check_root, relative_name, walk_files
+from pipeline.readers.files import SourceHashCache, audio_header, check_root, relative_name, walk_files
 from pipeline.track import SPLITS, DatasetError, Track, TrackProblem, deterministic_split, file_hash
 
 
@@ -32,6 +32,7 @@ def read_folder(
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     split: str = "test",
     dataset: str = "folder",
+    hash_cache: SourceHashCache | None = None,
 ) -> Iterator[Track | TrackProblem]:
     """One unlabelled Track (or TrackProblem) per audio file under ``root``.
 
@@ -46,6 +47,8 @@ def read_folder(
     split : str
         ``"test"`` (default), ``"train"``, ``"validation"``, or ``"deterministic"`` to
         split by track id with ``split_ratios``.
+    hash_cache : SourceHashCache, optional
+        Hashes of unchanged files from an earlier run (see :class:`SourceHashCache`).
 
     Raises
     ------
@@ -63,11 +66,12 @@ def read_folder(
         raise DatasetError(
             f"{root}: no audio file ({', '.join(AUDIO_EXTENSIONS)}) found under it; check the path"
         )
-    return _read_files(root, files, split, split_ratios, dataset)
+    return _read_files(root, files, split, split_ratios, dataset, hash_cache)
 
 
 def _read_files(
-    root: Path, files: list[Path], split: str, split_ratios: tuple[float, float, float], dataset: str
+    root: Path, files: list[Path], split: str, split_ratios: tuple[float, float, float], dataset: str,
+    hash_cache: SourceHashCache | None,
 ) -> Iterator[Track | TrackProblem]:
     stems = Counter(PurePosixPath(relative_name(path, root)).with_suffix("").as_posix() for path in files)
     for path in files:
@@ -81,7 +85,7 @@ def _read_files(
             continue
         duration, sample_rate = header
         try:
-            hashes = {name: file_hash(path)}
+            hashes = {name: hash_cache.file_hash(path) if hash_cache is not None else file_hash(path)}
         except OSError as exc:
             yield TrackProblem(track_id, path, f"cannot read the audio ({exc})")
             continue

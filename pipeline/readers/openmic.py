@@ -36,7 +36,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from pipeline.readers.files import audio_header, check_root, relative_name
+from pipeline.readers.files import SourceHashCache, audio_header, check_root, relative_name
 from pipeline.readers.taxonomy import OPENMIC_CLASSES, fixed_taxonomy
 from pipeline.track import DatasetError, Track, TrackProblem, deterministic_split, file_hash
 
@@ -166,6 +166,7 @@ def read_openmic(
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     validation_fraction: float = 0.1,
     dataset: str = "openmic",
+    hash_cache: SourceHashCache | None = None,
 ) -> Iterator[Track | TrackProblem]:
     """One Track (or TrackProblem) per labelled OpenMIC-2018 clip, sorted by key.
 
@@ -181,6 +182,8 @@ def read_openmic(
         For keys that no partition file lists.
     validation_fraction : float
         Share of ``split01_train`` keys that become ``validation`` (0 keeps them all in train).
+    hash_cache : SourceHashCache, optional
+        Hashes of unchanged files from an earlier run (see :class:`~pipeline.readers.files.SourceHashCache`).
 
     Raises
     ------
@@ -209,7 +212,7 @@ def read_openmic(
         validation_fraction=validation_fraction,
         split_ratios=split_ratios,
     )
-    return _read_clips(root, labels_path, labels, problems, split_of, classes, dataset)
+    return _read_clips(root, labels_path, labels, problems, split_of, classes, dataset, hash_cache)
 
 
 def openmic_split(
@@ -237,6 +240,7 @@ def _read_clips(
     split_of: Callable[[str], str],
     classes: tuple[str, ...],
     dataset: str,
+    hash_cache: SourceHashCache | None = None,
 ) -> Iterator[Track | TrackProblem]:
     labels_name = relative_name(labels_path, root)
     for key in sorted(set(labels) | set(problems)):
@@ -259,7 +263,7 @@ def _read_clips(
             continue
         duration, sample_rate = header
         try:
-            audio_hash = file_hash(audio)
+            audio_hash = hash_cache.file_hash(audio) if hash_cache is not None else file_hash(audio)
         except OSError as exc:
             yield TrackProblem(key, audio, f"cannot read the audio ({exc})")
             continue

@@ -27,6 +27,7 @@ from typing import Iterator
 import yaml
 
 from pipeline.readers.files import (
+    SourceHashCache,
     audio_header,
     check_root,
     error_message,
@@ -111,6 +112,7 @@ def read_slakh(
     merge_gap_s: float = 0.0,
     min_event_s: float = 0.0,
     dataset: str = "slakh",
+    hash_cache: SourceHashCache | None = None,
 ) -> Iterator[Track | TrackProblem]:
     """One Track (or TrackProblem) per Slakh track folder under ``root``.
 
@@ -128,6 +130,8 @@ def read_slakh(
         Optional event smoothing (see :class:`~pipeline.readers.labels.EventOptions`).
     dataset : str
         Name written to ``Track.dataset`` (``"demo"`` for the generated corpus).
+    hash_cache : SourceHashCache, optional
+        Hashes of unchanged files from an earlier run (see :class:`~pipeline.readers.files.SourceHashCache`).
 
     Raises
     ------
@@ -141,7 +145,7 @@ def read_slakh(
     folders = track_dirs(root)
     if not folders:
         raise DatasetError(f"{root}: no Slakh track found (no TrackXXXXX/metadata.yaml under it); check the path")
-    return _read_tracks(root, folders, vocabulary, options, split_ratios, dataset)
+    return _read_tracks(root, folders, vocabulary, options, split_ratios, dataset, hash_cache)
 
 
 def _read_tracks(
@@ -151,6 +155,7 @@ def _read_tracks(
     options: EventOptions,
     split_ratios: tuple[float, float, float],
     dataset: str,
+    hash_cache: SourceHashCache | None = None,
 ) -> Iterator[Track | TrackProblem]:
     seen: dict[str, Path] = {}
     for folder in folders:
@@ -161,7 +166,7 @@ def _read_tracks(
             )
             continue
         seen[track_id] = folder
-        yield read_track(root, folder, vocabulary, options, split_ratios, dataset)
+        yield read_track(root, folder, vocabulary, options, split_ratios, dataset, hash_cache=hash_cache)
 
 
 def read_track(
@@ -171,6 +176,8 @@ def read_track(
     options: EventOptions,
     split_ratios: tuple[float, float, float],
     dataset: str,
+    *,
+    hash_cache: SourceHashCache | None = None,
 ) -> Track | TrackProblem:
     """One Slakh track folder, or the problem that keeps it out."""
     track_id = folder.name
@@ -215,7 +222,7 @@ def read_track(
             track_id, metadata_path, f"no stem has both its MIDI in {midi_dir} and its audio in {audio_dir}"
         )
     try:
-        hashes = hash_sources([*used, mix], root)
+        hashes = hash_sources([*used, mix], root, cache=hash_cache)
     except OSError as exc:
         return TrackProblem(track_id, folder, f"cannot read a source file ({exc})")
     split = folder.parent.name if folder.parent.name in SPLIT_FOLDERS else None
