@@ -1,29 +1,39 @@
-"""``extract-features``: build or update a dataset's feature store."""
+"""``extract-features``: build or update a dataset's feature store.
+
+The flow plans with the library (which tracks are new or changed), runs one Prefect task per
+batch of tracks on a :class:`prefect_dask.DaskTaskRunner` (a local cluster, or an existing
+``dask.distributed`` cluster given by address), and commits finished tracks from the flow's
+own process: workers only write uncommitted track versions, so a retried or killed task never
+leaves a half-written track visible.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.futures import as_completed
 
 from flows.params import ExtractParams
 
 
-@task(name="extract-dataset", retries=2, retry_delay_seconds=10)
-def extract_dataset_task(params: ExtractParams) -> dict[str, Any]:
-    from features.registry import build_config
-    from pipeline.extraction.driver import extract_dataset
-    from pipeline.extraction.extract import FeatureTarget
-    from pipeline.readers import read_dataset
+@task(name="extract-batch", retries=2, retry_delay_seconds=5)
+def extract_batch_task(batch: list, writer: Any, classes: list[str], block_frames: int) -> list:
+    """Compute and write (uncommitted) the tracks of one batch; a bad song is a failed result,
+    not an exception, so retries only cover transient errors such as I/O to the store."""
+    from pipeline.extraction.extract import extract_batch
 
-    targets = [FeatureTarget.from_config(build_config(name)) for name in params.features]
-    summary = extract_dataset(
-        read_dataset(params.dataset, params.root, taxonomy=params.taxonomy), params.store,
-        targets=targets, workers=params.workers, dask_address=params.dask_address, prune=params.prune,
-        storage_options=params.storage_options(), progress=False,
-    )
-    return summary.to_json()
+    return extract_batch([track for track, _ in batch], [targets for _, targets in batch],
+                         writer=writer, classes=classes, block_frames=block_frames)
+
+
+def run_batches_as_tasks(batches: Iterable[list], context: Any) -> Iterator[list]:
+    """A :data:`pipeline.extraction.driver.BatchRunner`: one task per batch, results as they finish."""
+    futures = [extract_batch_task.submit(batch, context.writer, context.classes, context.block_frames)
+               for batch in batches]
+    for future in as_completed(futures):
+        yield future.result()
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
@@ -40,6 +50,35 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         lines += ["", "Failed tracks:", ""]
         lines += [f"- `{f['track_id']}`: {f['problem']}" for f in summary["failed"]]
     return "\n".join(lines)
+
+
+@flow(name="extract-features-on-dask")
+def extract_on_task_runner(params: ExtractParams) -> dict[str, Any]:
+    """The extraction itself; runs on the task runner :func:`extract_features` gives it."""
+    from pipeline.extraction.driver import extract_dataset
+    from pipeline.readers import read_dataset
+    from pipeline.readers.files import SourceHashCache
+    from pipeline.vggish_options import build_feature_configs
+    from pipeline.extraction.extract import FeatureTarget
+
+    targets = [FeatureTarget.from_config(config) for config in build_feature_configs(params.features)]
+    cache = SourceHashCache()  # unchanged source files are not read again
+    summary = extract_dataset(
+        read_dataset(params.dataset, params.root, taxonomy=params.taxonomy, hash_cache=cache), params.store,
+        targets=targets, prune=params.prune, storage_options=params.storage_options(), progress=False,
+        hash_cache=cache, runner=run_batches_as_tasks,
+    )
+    return summary.to_json()
+
+
+def task_runner_for(params: ExtractParams) -> Any:
+    """An existing Dask cluster by address, else a local one with ``workers`` threads."""
+    from prefect_dask import DaskTaskRunner
+
+    if params.dask_address:
+        return DaskTaskRunner(address=params.dask_address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": 1, "threads_per_worker": params.workers,
+                                          "processes": False, "dashboard_address": None})
 
 
 @flow(name="extract-features", log_prints=True)
@@ -59,7 +98,7 @@ def extract_features(
     params = ExtractParams(dataset=dataset, root=root, store=store, features=features or ["logmel"],
                            workers=workers, dask_address=dask_address, taxonomy=taxonomy, prune=prune,
                            endpoint_url=endpoint_url)
-    summary = extract_dataset_task(params)
+    summary = extract_on_task_runner.with_options(task_runner=task_runner_for(params))(params)
     create_markdown_artifact(key="extraction-summary", markdown=summary_markdown(summary),
                              description="Tracks done, skipped and failed")
     print(f"{params.store}: {summary['done']} done, {summary['skipped_unchanged']} unchanged, "

@@ -13,7 +13,7 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from pipeline.extraction.extract import (
     DEFAULT_BLOCK_FRAMES, FeatureTarget, TrackResult, extract_batch, single_threaded_blas,
@@ -88,6 +88,31 @@ def _batches(items: Iterable[tuple[Track, list[FeatureTarget]]], *, batch_second
             current, seconds = [], 0.0
     if current:
         yield current
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What an external batch runner passes to :func:`pipeline.extraction.extract.extract_batch`.
+
+    ``classes`` is read when a batch is submitted: the store learns its vocabulary from the
+    first track of the scan.
+    """
+
+    store: FeatureStore
+    block_frames: int
+
+    @property
+    def writer(self) -> Any:
+        return self.store.version_writer
+
+    @property
+    def classes(self) -> list[str]:
+        return self.store.classes
+
+
+# Runs batches of (track, feature sets) somewhere (a Prefect task runner, another executor) and
+# yields each batch's results as it finishes; see ``flows/extract.py``.
+BatchRunner = Callable[[Iterable[list], BatchContext], Iterable[list[TrackResult]]]
 
 
 class _Cluster:
@@ -217,6 +242,7 @@ def extract_dataset(
     block_frames: int = DEFAULT_BLOCK_FRAMES,
     hash_cache: SourceHashCache | None = None,
     local_processes: bool = False,
+    runner: BatchRunner | None = None,
 ) -> ExtractionSummary:
     """Extract a dataset's tracks into the store at ``store_url``, incrementally.
 
@@ -241,6 +267,10 @@ def extract_dataset(
         Remove committed tracks that are not in ``tracks`` (from every feature set).
     local_processes : bool
         Run the local cluster's workers as separate processes instead of threads.
+    runner : callable, optional
+        Runs the batches instead of this module's Dask client (``flows/extract.py`` submits one
+        Prefect task per batch to the flow's task runner); ``workers`` and ``dask_address`` are
+        then the runner's business.  Committing stays here, in this process.
     max_batch_seconds : float
         Audio per Dask task (tracks are grouped in the order the reader yields them).
     hash_cache : SourceHashCache, optional
@@ -268,9 +298,13 @@ def extract_dataset(
             if hash_cache is not None:
                 pending = _save_hashes_after(pending, store, hash_cache)
             with single_threaded_blas():  # for the whole run: the threads of a local cluster share it
-                _execute(pending, store=store, cluster=cluster, summary=summary, progress=progress,
-                         commit_every_s=commit_every_s, block_frames=block_frames,
-                         batch_seconds=max_batch_seconds)
+                if runner is None:
+                    results = _run_batches(pending, store=store, cluster=cluster, block_frames=block_frames,
+                                           batch_seconds=max_batch_seconds)
+                else:
+                    results = runner(_batches(pending, batch_seconds=max_batch_seconds),
+                                     BatchContext(store=store, block_frames=block_frames))
+                _execute(results, store=store, summary=summary, progress=progress, commit_every_s=commit_every_s)
             if prune and not seen:
                 raise InstrecError(
                     f"{store_url}: --prune with a dataset that yielded no tracks would empty the store; "
@@ -327,18 +361,16 @@ def _save_hashes_after(items: Iterator, store: FeatureStore, hash_cache: SourceH
         store.save_source_hashes(hash_cache.to_json())
 
 
-def _execute(pending: Iterable[tuple[Track, list]], *, store: FeatureStore, cluster: _Cluster,
-             summary: ExtractionSummary, progress: bool, commit_every_s: float, block_frames: int,
-             batch_seconds: float) -> None:
-    """Run the pending tracks, committing finished ones every ``commit_every_s`` seconds and at the end."""
+def _execute(batch_results: Iterable[list[TrackResult]], *, store: FeatureStore, summary: ExtractionSummary,
+             progress: bool, commit_every_s: float) -> None:
+    """Collect finished batches, committing their tracks every ``commit_every_s`` seconds and at the end."""
     from tqdm import tqdm
 
     staged: list[dict] = []
     last_commit = time.monotonic()
     bar = tqdm(desc="extract", unit="track", disable=not progress)
     try:
-        for results in _run_batches(pending, store=store, cluster=cluster, block_frames=block_frames,
-                                    batch_seconds=batch_seconds):
+        for results in batch_results:
             for result in results:
                 summary.audio_seconds += result.audio_seconds
                 summary.warnings += [{"track_id": result.track_id, "message": w} for w in result.warnings]
