@@ -27,6 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    # The demo's ephemeral Prefect server keeps its SQLite database with the demo, not in
+    # ~/.prefect, unless the user chose a Prefect home or server themselves.
+    if "PREFECT_API_URL" not in os.environ:
+        os.environ.setdefault("PREFECT_HOME", str(Path(args.out).resolve() / ".prefect"))
     from flows.demo import demo_pipeline
 
     names = ("songs", "seconds", "unseen_songs", "unseen_seconds", "seed", "model", "epochs", "workers")
