@@ -30,7 +30,7 @@ from evaluation.plots import plot_confusion, plot_history, plot_per_class, plot_
 from evaluation.report import write_report
 from evaluation.segment import segment_activity, segment_metrics
 from evaluation.smoothing import median_filter_frames, smooth_activations
-from evaluation.thresholds import save_tuned_thresholds, tune_thresholds
+from evaluation.thresholds import MIN_POSITIVE_SECONDS, save_tuned_thresholds, tune_thresholds
 from pipeline.track import InstrecError
 
 log = logging.getLogger(__name__)
@@ -299,11 +299,14 @@ def _choose_thresholds(reader, run, match, split, tune, save, notes) -> tuple[np
     if not val:
         notes.append("The store has no validation tracks: thresholds not tuned, using " + saved + ".")
         return run_thresholds, saved
+    min_positives = max(1, int(np.ceil(MIN_POSITIVE_SECONDS * reader.frame_rate)))
     tuned = tune_thresholds(np.concatenate([r.labels for r in val]), np.concatenate([r.scores for r in val]),
-                            mask=np.concatenate([r.mask for r in val]), default=run_thresholds)
+                            mask=np.concatenate([r.mask for r in val]), default=run_thresholds,
+                            min_positives=min_positives)
     untuned = [c for c, ok in zip(match.classes, tuned["tuned"]) if not ok]
     if untuned:
-        notes.append("No validation positives, threshold not tuned for: " + ", ".join(untuned) + ".")
+        notes.append(f"Fewer than {MIN_POSITIVE_SECONDS:g} s of validation positives, threshold not tuned "
+                     "(default kept) for: " + ", ".join(untuned) + ".")
     source = f"tuned per class on the store's validation split ({len(val)} tracks) to maximise F1"
     if save:
         values = np.asarray(run.thresholds, dtype=np.float64).copy()

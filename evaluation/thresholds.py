@@ -4,8 +4,9 @@
 on the given (validation) frames.  The chosen value lies halfway between the deciding score
 and the next lower distinct score, so it makes the same decisions on the validation data and
 does not sit on a single training example; it is kept inside [0.001, 0.999] (the run stores
-thresholds strictly between 0 and 1).  Classes without a positive known frame keep the
-default.  :func:`save_tuned_thresholds` stores them with the run, where prediction reads them.
+thresholds strictly between 0 and 1).  Classes with fewer than ``min_positives`` positive
+known frames keep the default: a threshold tuned on a few seconds of one song overfits them
+(on the demo, such classes went to recall 0.9 at precision 0.1 on the test songs).  :func:`save_tuned_thresholds` stores them with the run, where prediction reads them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from sklearn.metrics import precision_recall_curve
 from evaluation.inputs import check_labels, check_mask, check_same_shape, check_scores, check_thresholds
 
 MIN_THRESHOLD = 1e-3
+# Seconds of positive validation frames a class needs before its threshold is tuned
+# (evaluation.evaluate converts it to frames at the feature set's frame rate).
+MIN_POSITIVE_SECONDS = 5.0
 
 
 def tune_thresholds(
@@ -27,6 +31,7 @@ def tune_thresholds(
     *,
     mask: np.ndarray | None = None,
     default: float | np.ndarray = 0.5,
+    min_positives: int = 1,
 ) -> dict[str, np.ndarray]:
     """Per-class thresholds maximising per-class F1.
 
@@ -38,7 +43,9 @@ def tune_thresholds(
         Validation probabilities.
     mask : np.ndarray [shape=(n_frames, n_classes), dtype=bool] or None
     default : float or np.ndarray [shape=(n_classes,)]
-        Threshold kept by classes that cannot be tuned (no positive known frame).
+        Threshold kept by classes that cannot be tuned.
+    min_positives : int
+        Positive known frames a class needs to be tuned (at least 1).
 
     Returns
     -------
@@ -56,7 +63,7 @@ def tune_thresholds(
     tuned = np.zeros(n_classes, dtype=bool)
     for c in range(n_classes):
         t, s = y_true[mask[:, c], c], y_score[mask[:, c], c]
-        if t.sum() == 0:
+        if t.sum() < max(min_positives, 1):
             continue
         precision, recall, cuts = precision_recall_curve(t, s)
         precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold

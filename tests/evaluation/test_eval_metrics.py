@@ -219,3 +219,16 @@ def test_confusion_counts_substitutes():
     rows = ranked_confusions(c["matrix"], c["missed"], ["piano", "guitar", "bass"])
     assert rows[0] == {"true": "piano", "predicted": "guitar", "frames": 2, "share_of_misses": 1.0}
     assert [r["predicted"] for r in rows] == ["guitar", "bass"]
+
+
+def test_classes_with_too_few_validation_positives_keep_the_default_threshold():
+    from evaluation.thresholds import tune_thresholds
+
+    # class 0: 3 positive frames (scores 0.2-0.3); class 1: 1 positive frame at 0.1
+    y_true = np.array([[1, 0], [1, 0], [1, 1], [0, 0], [0, 0]])
+    y_score = np.array([[0.3, 0.0], [0.25, 0.0], [0.2, 0.1], [0.05, 0.0], [0.01, 0.0]])
+    out = tune_thresholds(y_true, y_score, min_positives=2)
+    assert out["tuned"].tolist() == [True, False]
+    # class 0: all three positives kept, both negatives dropped -> halfway between 0.2 and 0.05
+    assert out["thresholds"][0] == pytest.approx(0.125)
+    assert out["thresholds"][1] == 0.5
