@@ -55,8 +55,9 @@ OWN_PACKAGES = ("pipeline", "features", "storage", "training", "evaluation", "fl
 
 def configure_logging(*, verbose: bool) -> None:
     """instrec's own messages at INFO (DEBUG with -v); other libraries' only from WARNING."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    # The root logger stays at WARNING even with -v: at DEBUG, botocore logs signed requests,
+    # credentials included.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in OWN_PACKAGES:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
 

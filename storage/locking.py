@@ -21,6 +21,10 @@ from pipeline.track import InstrecError
 from storage.layout import LOCK, StoreLocation
 
 
+# An empty local lock file younger than this is a lock being written, not a crashed one.
+EMPTY_LOCK_GRACE_S = 10.0
+
+
 class StoreLockedError(InstrecError):
     """Another writer holds the store."""
 
@@ -79,8 +83,13 @@ class StoreLock:
         return True
 
     def _is_stale(self, holder: dict) -> bool:
-        if not holder:  # unreadable / half-written lock file: a crash while creating it
-            return True
+        if not holder:  # empty or unreadable: a crash while creating it, or a lock being created now
+            if not self.loc.is_local:
+                return True  # an object store writes the lock document in one PUT: never half-written
+            try:
+                return time.time() - os.path.getmtime(self.loc.path(LOCK)) > EMPTY_LOCK_GRACE_S
+            except FileNotFoundError:
+                return False
         age = time.time() - float(holder.get("time", 0))
         if age > self.stale_after_s:
             return True

@@ -17,7 +17,8 @@ import numpy as np
 
 from pipeline.track import InstrecError
 from storage.layout import (
-    MANIFEST, SCHEMA_VERSION, SOURCE_HASHES, StoreLocation, list_versions, publish_json, read_json, remove_tree,
+    MANIFEST, RUNS, SCHEMA_VERSION, SOURCE_HASHES, StoreLocation, list_versions, publish_json, read_json,
+    remove_tree,
     resolve,
 )
 from storage.locking import StoreLock
@@ -276,10 +277,19 @@ class FeatureStore:
             old = sets.get(key, {}).get("tracks", {}).pop(track_id, None)
             if old is not None:
                 superseded.append(old["path"])
+        previous = self.snapshot_id
         self._manifest["generation"] = int(self._manifest.get("generation", 0)) + 1
         self._manifest["snapshot_id"] = f"{self._manifest['generation']:08d}-{uuid.uuid4().hex[:8]}"
         self._manifest["committed_at"] = time.time()
-        publish_json(self._loc, self._manifest, MANIFEST)
+        try:
+            publish_json(self._loc, self._manifest, MANIFEST)
+        except OSError as exc:
+            self._manifest = _load_manifest(self._loc)  # back to what is committed
+            self._staged.clear()
+            raise StoreError(
+                f"{self._loc.url}: cannot commit ({exc}); snapshot {previous} is intact. Free disk space "
+                "or fix the permissions, then run again: finished tracks are recomputed"
+            ) from exc
         self._staged.clear()
         self._readers.clear()
         if self._lock is not None:
@@ -310,7 +320,12 @@ class FeatureStore:
         self._require_writer()
         committed = {r["path"] for doc in self._manifest["feature_sets"].values() for r in doc["tracks"].values()}
         removed = []
-        for key in self._manifest["feature_sets"]:
+        # every feature-set folder on disk, also those of a run killed before its first commit
+        keys = set(self._manifest["feature_sets"]) | {
+            entry["name"].rstrip("/").rsplit("/", 1)[-1] for entry in _safe_ls(self._loc, detail=True)
+            if entry["type"] == "directory" and entry["name"].rstrip("/").rsplit("/", 1)[-1] != RUNS
+        }
+        for key in sorted(keys):
             for path in list_versions(self._loc, key):
                 if path not in committed:
                     remove_tree(self._loc, path)
@@ -360,11 +375,20 @@ def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None
     loc = resolve(url, storage_options)
     if mode == "r":
         return FeatureStore(loc, mode=mode, manifest=_load_manifest(loc), lock=None)
-    lock = StoreLock(loc).acquire()
+    try:
+        lock = StoreLock(loc).acquire()
+    except OSError as exc:  # not a directory, read-only, disk full...
+        raise StoreError(f"{loc.url}: cannot write a store here ({exc}); choose a writable folder") from exc
     try:
         loc.fs.invalidate_cache()
         if read_json(loc, MANIFEST) is None:
-            existing = [p for p in _safe_ls(loc) if not p.rstrip("/").endswith(("/.lock", "/zarr.json"))]
+            existing = []
+            for path in _safe_ls(loc):
+                name = path.rstrip("/").rsplit("/", 1)[-1]
+                if name.startswith(".tmp-"):  # a manifest write killed before its rename
+                    loc.fs.rm(path)
+                elif name not in (".lock", "zarr.json"):
+                    existing.append(path)
             if existing:
                 raise StoreError(
                     f"{loc.url}: directory is not empty and holds no {MANIFEST}; choose an empty or new "
@@ -372,13 +396,17 @@ def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None
                 )
             publish_json(loc, _empty_manifest("", []), MANIFEST)
         return FeatureStore(loc, mode=mode, manifest=_load_manifest(loc), lock=lock)
+    except OSError as exc:
+        lock.release()
+        raise StoreError(f"{loc.url}: cannot write a store here ({exc}); choose a writable folder "
+                         "with free space") from exc
     except BaseException:
         lock.release()
         raise
 
 
-def _safe_ls(loc: StoreLocation) -> list[str]:
+def _safe_ls(loc: StoreLocation, *, detail: bool = False) -> list:
     try:
-        return loc.fs.ls(loc.root, detail=False)
+        return loc.fs.ls(loc.root, detail=detail)
     except FileNotFoundError:
         return []

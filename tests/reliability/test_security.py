@@ -1,0 +1,285 @@
+"""Security suite: no pickle code execution, local-only servers, no credentials in output.
+
+Beyond ``tests/training/test_training_loop.py`` and ``tests/features/test_vggish.py`` (which
+call the loaders directly), the malicious checkpoints here go through the command line
+(``instrec predict --run``, ``instrec extract --features vggish --vggish-weights``) and carry a
+live payload: a control load with ``weights_only=False`` proves it would write its marker file,
+and the real commands must refuse the file with a message naming it and never write the marker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .conftest import aam_song, run_cli, write_audio, zero_byte
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Payload:
+    """Unpickling this runs ``exec`` of a line that writes ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('payload ran')",))
+
+
+def evil_checkpoint(path: Path, marker: Path, state: dict) -> Path:
+    """A torch checkpoint of ``state`` plus a live payload, proven live on a copy."""
+    import torch
+
+    torch.save({**state, "payload": Payload(marker)}, path)
+    control_marker = marker.with_name(marker.name + ".control")
+    control = path.with_name("control.pt")
+    torch.save({**state, "payload": Payload(control_marker)}, control)
+    torch.load(control, weights_only=False)  # an unsafe load runs it ...
+    assert control_marker.read_text() == "payload ran"
+    control.unlink()
+    return path
+
+
+def test_malicious_model_checkpoint_is_refused_by_predict(tmp_path):
+    marker = tmp_path / "PWNED"
+    run_dir = tmp_path / "EVIL"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"window": 32}))
+    (run_dir / "classes.json").write_text(json.dumps(["Piano", "Drums"]))
+    (run_dir / "features.json").write_text(json.dumps({"name": "logmel", "params": {}, "config_hash": "0" * 64}))
+    evil_checkpoint(run_dir / "model.pt", marker, {"format": "instrec-model-1", "state_dict": {}, "n_classes": 2})
+    song = write_audio(tmp_path / "songs" / "song.wav", 1.0)
+    rc, out, err = run_cli(["predict", str(song), "--run", str(run_dir), "--out", str(tmp_path / "out")])
+    assert rc == 2, out + err
+    assert re.search(r"EVIL/model\.pt: refused to load: the file holds objects other than weights", err), err
+    assert "Traceback" not in err
+    assert not marker.exists()  # ... the command never did
+
+
+def test_malicious_vggish_weights_are_refused_by_extract(tmp_path):
+    marker = tmp_path / "PWNED"
+    weights = evil_checkpoint(tmp_path / "evil.pth", marker, {})
+    root = tmp_path / "aam"
+    aam_song(root, "0001")
+    store = tmp_path / "store"
+    rc, out, err = run_cli(["extract", str(root), "--dataset", "aam", "--store", str(store), "--features", "vggish",
+                            "--vggish-weights", str(weights), "--workers", "0", "--no-progress"])
+    assert rc == 2, out + err
+    assert re.search(r"evil\.pth: refused to load", err), err
+    assert "Traceback" not in err
+    assert not marker.exists()
+    assert not store.exists() or not (store / "manifest.json").exists() or not list(store.glob("vggish-*"))
+
+
+def test_malicious_resume_checkpoint_is_refused(tmp_path):
+    """``instrec train --resume`` reads ``last.pt`` (optimizer, RNG states ...) with weights_only too."""
+    import argparse
+
+    from training.commands import config_from_args, register
+
+    marker = tmp_path / "PWNED"
+    out = tmp_path / "run"
+    out.mkdir()
+    store = tmp_path / "store"
+    root = tmp_path / "aam"
+    for i in range(4):
+        aam_song(root, f"{i:04d}", seconds=1.5)
+    assert run_cli(["extract", str(root), "--dataset", "aam", "--store", str(store), "--workers", "0",
+                    "--no-progress"])[0] == 0
+    argv = ["train", "--store", str(store), "--out", str(out), "--model", "mlp", "--epochs", "2", "--window", "32",
+            "--batch-size", "4", "--workers", "0", "--no-progress", "--device", "cpu"]
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    config = config_from_args(parser.parse_args(argv))
+    (out / "config.json").write_text(json.dumps(config.to_json()))
+    evil_checkpoint(out / "last.pt", marker, {"model": {}, "fit_state": {"epoch": 1}})
+    rc, stdout, err = run_cli([*argv, "--resume"])
+    assert rc == 2, stdout + err
+    assert re.search(r"run/last\.pt: refused to load", err), err
+    assert not marker.exists()
+
+
+# --- servers bind to 127.0.0.1 -------------------------------------------------------------
+
+def test_serve_script_binds_the_prefect_server_to_localhost():
+    text = (REPO / "scripts" / "serve.sh").read_text()
+    starts = [line for line in text.splitlines() if re.search(r"\bprefect\"? server start\b", line)]
+    assert starts, "scripts/serve.sh does not start a Prefect server any more; update this test"
+    for line in starts:
+        assert re.search(r"--host 127\.0\.0\.1\b", line), line
+    assert re.search(r"^export PREFECT_SERVER_API_HOST=127\.0\.0\.1$", text, re.M)
+    assert re.search(r"^export PREFECT_API_URL=\"http://127\.0\.0\.1:", text, re.M)
+    assert re.search(r"^export PREFECT_SERVER_ANALYTICS_ENABLED=false$", text, re.M)
+
+
+def test_no_project_file_binds_every_interface():
+    files = [REPO / "prefect.yaml", REPO / "Makefile", *(REPO / "scripts").glob("*.sh")]
+    for package in ("flows", "pipeline", "storage", "training", "evaluation", "features"):
+        files += (REPO / package).rglob("*.py")
+    offenders = [f"{path.relative_to(REPO)}: {line.strip()}" for path in files if path.is_file()
+                 for line in path.read_text(errors="replace").splitlines()
+                 if re.search(r"0\.0\.0\.0|host\s*=\s*['\"]['\"]|--host\s+::|\[::\]", line)]
+    assert not offenders, offenders
+
+
+def test_local_dask_cluster_of_an_extraction_listens_on_localhost_only():
+    """Every socket the extraction's local cluster (process workers) listens on is bound to 127.0.0.1."""
+    import psutil
+
+    from pipeline.extraction.driver import _Cluster
+
+    me = psutil.Process()
+    before = {c.laddr for c in me.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    cluster = _Cluster(workers=1, address=None, processes=True)
+    try:
+        client = cluster.client()
+        assert client.submit(sum, [1, 2]).result(timeout=60) == 3
+        listening = [c.laddr for proc in (me, *me.children(recursive=True))
+                     for c in proc.net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN and c.laddr not in before]
+        assert listening, "the cluster opened no listening socket; is it still a process cluster?"
+        assert all(addr.ip == "127.0.0.1" for addr in listening), listening
+    finally:
+        cluster.close()
+
+
+# --- no credentials in prefect.yaml, output, logs or the store ---------------------------------
+
+KEY_LIKE = [
+    r"AKIA[0-9A-Z]{16}",  # AWS access key id
+    r"(?i)(secret|password|passwd|token|api[_-]?key|access[_-]?key)\s*[:=]\s*['\"]?[^\s'\"{}$][^\s'\"]{7,}",
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+    r"(?i)https?://[^/\s:@]+:[^/\s@]+@",  # credentials in a URL
+    r"\b[A-Za-z0-9+/]{40}\b",  # AWS secret access key shape
+]
+
+
+def test_prefect_yaml_holds_no_key_like_strings():
+    text = (REPO / "prefect.yaml").read_text()
+    for pattern in KEY_LIKE:
+        assert not re.search(pattern, text), pattern
+    for probe in ("aws_secret_access_key: abcdefgh1234", "AKIAABCDEFGHIJKLMNOP", "token: 'x1y2z3w4v5'"):
+        assert any(re.search(p, probe) for p in KEY_LIKE), probe  # the patterns do catch keys
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def moto_endpoint():
+    server = shutil.which("moto_server") or os.path.join(os.path.dirname(sys.executable), "moto_server")
+    if not os.path.exists(server):
+        pytest.skip("moto_server is not installed (pip install 'moto[server]')")
+    port = _free_port()
+    proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto_server did not start")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_run(tmp_path, moto_endpoint):
+    """Run CLI commands on an S3 store (moto) with unique credentials in the environment.
+
+    Yields ``run(argv, verbose) -> (rc, stdout, stderr)``, the credential tokens and an S3 client.
+    """
+    import boto3
+
+    tokens = {"AWS_ACCESS_KEY_ID": "AKIA" + uuid.uuid4().hex[:16].upper(),
+              "AWS_SECRET_ACCESS_KEY": "instrecSECRET" + uuid.uuid4().hex,
+              "AWS_SESSION_TOKEN": "instrecSESSION" + uuid.uuid4().hex}
+    env = {**os.environ, **tokens, "AWS_DEFAULT_REGION": "us-east-1"}
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, aws_access_key_id=tokens["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=tokens["AWS_SECRET_ACCESS_KEY"],
+                      aws_session_token=tokens["AWS_SESSION_TOKEN"], region_name="us-east-1")
+    s3.create_bucket(Bucket="instrec")
+    root = tmp_path / "aam"
+    for i in range(2):
+        aam_song(root, f"{i:04d}")
+    zero_byte(root, "0002_mix.flac")  # a failure message is printed and logged too
+    (root / "0002_onsets.arff").write_text((root / "0000_onsets.arff").read_text())
+
+    def run(argv: list[str], *, verbose: bool = False) -> tuple[int, str, str]:
+        argv = [a.replace("ROOT", str(root)) for a in argv] + ["--endpoint-url", moto_endpoint]
+        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", *(["-v"] if verbose else []), *argv],
+                              env=env, capture_output=True, timeout=120)
+        return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+
+    return run, tokens, s3
+
+
+def assert_no_token(text: str, tokens: dict, where: str) -> None:
+    for name, token in tokens.items():
+        assert token not in text, f"{name} appears in {where}"
+
+
+URL = "s3://instrec/stores/aam"
+EXTRACT = ["extract", "ROOT", "--dataset", "aam", "--store", URL, "--workers", "0", "--no-progress"]
+
+
+def test_s3_credentials_never_reach_output_or_the_store(s3_run):
+    run, tokens, s3 = s3_run
+    transcript = [(argv, *run(argv)) for argv in (
+        EXTRACT, ["store", "info", URL], ["store", "verify", "--deep", URL],
+        ["store", "info", "s3://instrec/stores/missing"])]
+    assert [rc for _, rc, _, _ in transcript] == [1, 0, 0, 2], transcript  # one bad song; a missing store
+    assert "0002_mix.flac" in transcript[0][2] and "no feature store here" in transcript[3][3]
+    for argv, _, out, err in transcript:
+        assert_no_token(out + err, tokens, " ".join(argv[:2]))
+    names = [o["Key"] for o in s3.list_objects_v2(Bucket="instrec")["Contents"]]
+    assert any(n.startswith("stores/aam/runs/") for n in names) and "stores/aam/manifest.json" in names
+    for name in names:  # run logs, manifest, source hashes, zarr metadata and chunks
+        body = s3.get_object(Bucket="instrec", Key=name)["Body"].read().decode("latin-1")
+        assert_no_token(body, tokens, name)
+
+
+@pytest.mark.slow
+def test_s3_credentials_never_reach_verbose_logs(s3_run):
+    run, tokens, _ = s3_run
+    rc, out, err = run(EXTRACT, verbose=True)
+    assert rc == 1, err[-2000:]
+    assert_no_token(out + err, tokens, "instrec -v extract output")
+
+
+def test_verbose_logging_enables_only_instrec_debug_messages():
+    import logging
+
+    from pipeline.cli import OWN_PACKAGES, configure_logging
+
+    root = logging.getLogger()
+    saved = (root.level, {name: logging.getLogger(name).level for name in OWN_PACKAGES})
+    try:
+        configure_logging(verbose=True)
+        assert logging.getLogger("storage").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("botocore.endpoint").isEnabledFor(logging.DEBUG)  # signed requests
+        assert not logging.getLogger("s3fs").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(saved[0])
+        for name, level in saved[1].items():
+            logging.getLogger(name).setLevel(level)
