@@ -57,7 +57,9 @@ from features.vggish_weights import (
 )
 
 EXAMPLE_FRAMES = 96  # frames per example (0.96 s)
-BATCH_EXAMPLES = 256  # examples per forward pass
+# Examples per forward pass.  On a CPU the first conv block's activations of 256 examples are
+# ~400 MB for no speed gain over 64 (measured: 63x vs 59x realtime, peak RSS 1,375 vs 882 MiB).
+BATCH_EXAMPLES = {"cuda": 256, "cpu": 64}
 
 
 def vggish_mel_matrix(
@@ -293,11 +295,12 @@ def default_device() -> torch.device:
 def embed_examples(examples: np.ndarray, *, model: VGGish, device: torch.device) -> np.ndarray:
     """Embeddings of log-mel examples ``(n, 96, 64)`` -> ``(n, 128)`` float32; bf16 autocast on CUDA."""
     out = np.zeros((len(examples), EMBEDDING_SIZE), dtype=np.float32)
+    step = BATCH_EXAMPLES.get(device.type, BATCH_EXAMPLES["cpu"])
     with torch.inference_mode(), torch.autocast(
         device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
     ):
-        for start in range(0, len(examples), BATCH_EXAMPLES):
-            batch = torch.from_numpy(examples[start : start + BATCH_EXAMPLES]).to(device)
+        for start in range(0, len(examples), step):
+            batch = torch.from_numpy(examples[start : start + step]).to(device)
             batch = batch.unsqueeze(1).contiguous(memory_format=torch.channels_last)
             out[start : start + len(batch)] = model(batch).float().cpu().numpy()
     return out

@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--prune", action="store_true", help="remove tracks whose sources are gone")
     parser.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--batch-seconds", type=float, default=120.0, metavar="S",
+                        help="audio per Dask task (default 120); smaller spreads a small run over more "
+                             "workers of a big cluster")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_vggish_arguments(parser)
     parser.set_defaults(handler=run_extract)
@@ -62,7 +65,7 @@ def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     summary = extract_dataset(
         tracks, args.store, targets=targets, workers=args.workers, dask_address=args.dask_address,
         prune=args.prune, storage_options=storage_options_for(args.endpoint_url),
-        progress=not args.no_progress, hash_cache=hash_cache,
+        progress=not args.no_progress, hash_cache=hash_cache, max_batch_seconds=args.batch_seconds,
     )
     out.write((json.dumps(summary.to_json(), indent=1) if args.json else summary.text()) + "\n")
     return 1 if summary.failed else 0
