@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import MutableMapping
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,14 +28,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_demo)
 
 
+def demo_prefect_home(out: str, environ: MutableMapping[str, str]) -> None:
+    """Keep the demo's ephemeral Prefect server database with the demo, not in ~/.prefect.
+
+    Does nothing when the user chose a Prefect server (``PREFECT_API_URL``) or home
+    (``PREFECT_HOME``).  The directory is created here, parents included: Prefect creates
+    only the last level, and its server then fails with "unable to open database file".
+    """
+    if "PREFECT_API_URL" in environ or "PREFECT_HOME" in environ:
+        return
+    home = Path(out).resolve() / ".prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    environ["PREFECT_HOME"] = str(home)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     import os
-    from pathlib import Path
 
-    # The demo's ephemeral Prefect server keeps its SQLite database with the demo, not in
-    # ~/.prefect, unless the user chose a Prefect home or server themselves.
-    if "PREFECT_API_URL" not in os.environ:
-        os.environ.setdefault("PREFECT_HOME", str(Path(args.out).resolve() / ".prefect"))
+    demo_prefect_home(args.out, os.environ)
     from flows.demo import demo_pipeline
 
     names = ("songs", "seconds", "unseen_songs", "unseen_seconds", "seed", "model", "epochs", "workers")
