@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS")
     p.add_argument("--min-duration", type=float, default=0.0, metavar="SECONDS",
                    help="drop segments shorter than this")
+    p.add_argument("--thresholds", choices=("per-class", "micro"), default="per-class",
+                   help="per-class: each class's F1-optimal threshold (best macro F1); micro: one threshold for "
+                        "all classes, tuned for micro F1 (fewer false alarms on rare classes). Both are tuned by "
+                        "`instrec evaluate` on the validation split (default: per-class)")
     p.set_defaults(handler=_predict)
 
 
@@ -56,7 +60,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate(args.store, args.run, args.split, args.out, storage_options=options,
                        tune=not args.no_tune, save_thresholds=not args.no_save_thresholds,
                        smoothing_s=args.smoothing, segment_s=args.segment, n_track_plots=args.track_plots)
-    headline = {k: metrics.get(k) for k in ("frame.f1_micro", "frame.f1_macro", "frame.map_macro",
+    headline = {k: metrics.get(k) for k in ("frame.f1_micro", "frame@micro.f1_micro", "frame.f1_macro", "frame.map_macro",
                                             "segment.f1_micro", "dominant.accuracy")}
     print(json.dumps({k: None if v is None or v != v else round(float(v), 4) for k, v in headline.items()}))
     print(f"report: {Path(args.out) / 'report.html'}")
@@ -74,7 +78,7 @@ def _predict(args: argparse.Namespace) -> int:
     from evaluation.predict import predict_files
 
     result = predict_files(args.audio, args.runs, args.out, smoothing_s=args.smoothing,
-                           min_duration_s=args.min_duration)
+                           min_duration_s=args.min_duration, thresholds=args.thresholds)
     for path in result["written"]:
         print(path)
     for problem in result["problems"]:

@@ -30,7 +30,7 @@ from evaluation.plots import plot_confusion, plot_history, plot_per_class, plot_
 from evaluation.report import write_report
 from evaluation.segment import segment_activity, segment_metrics
 from evaluation.smoothing import median_filter_frames, smooth_activations
-from evaluation.thresholds import MIN_POSITIVE_SECONDS, save_tuned_thresholds, tune_thresholds
+from evaluation.thresholds import MIN_POSITIVE_SECONDS, save_tuned_thresholds, tune_micro_threshold, tune_thresholds
 from pipeline.track import InstrecError
 
 log = logging.getLogger(__name__)
@@ -224,12 +224,14 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
     results, problems = predict_tracks(reader, run, entries, match)
     if not results:
         raise EvaluationError(f"{store.url}: every track of the {split!r} split failed: {problems[:3]}")
-    thresholds, threshold_source = _choose_thresholds(reader, run, match, split, tune, save_thresholds, notes)
+    thresholds, threshold_source, micro = _choose_thresholds(reader, run, match, split, tune, save_thresholds, notes)
     size = median_filter_frames(reader.frame_rate, smoothing_s) if smoothing_s > 0 else 1
     variants: dict[str, tuple[list[np.ndarray], np.ndarray]] = {
         "": ([r.scores for r in results], thresholds),
         "@0.5": ([r.scores for r in results], np.full(len(match.classes), 0.5)),
     }
+    if micro is not None:
+        variants["@micro"] = ([r.scores for r in results], np.full(len(match.classes), micro))
     if size > 1:
         smoothed = [smooth_activations(r.scores, size=size) for r in results]
         variants["+smooth"] = (smoothed, thresholds)
@@ -241,6 +243,8 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
         for name, (scores, thr) in variants.items()
     }
     metrics = _metadata(store, reader, run, split, results, match, thresholds, threshold_source, size, smoothing_s)
+    if micro is not None:
+        metrics["thresholds"]["micro"] = micro
     for name, result in scored.items():
         for key, value in result["flat"].items():
             level, metric = key.split(".", 1)
@@ -285,24 +289,34 @@ def _baseline(run, match, results, reader, segment_s, notes) -> dict[str, Any]:
     return scores
 
 
-def _choose_thresholds(reader, run, match, split, tune, save, notes) -> tuple[np.ndarray, str]:
+def _choose_thresholds(reader, run, match, split, tune, save, notes) -> tuple[np.ndarray, str, float | None]:
+    """(per-class thresholds, where they come from, the micro-F1 threshold or None).
+
+    Both are tuned on the store's validation split when the reported split excludes it;
+    otherwise the run's saved per-class thresholds are used (and its saved micro threshold,
+    if any).
+    """
     run_thresholds = np.asarray(run.thresholds, dtype=np.float64)[match.run_index]
+    saved_micro = getattr(run, "micro_threshold", None)
     saved = "the run's saved thresholds" if not np.allclose(run_thresholds, 0.5) else "0.5 (the run has no tuned thresholds)"
     if not tune:
-        return run_thresholds, saved
+        return run_thresholds, saved, saved_micro
     if split in ("validation", "all"):
         notes.append(f"Thresholds were not tuned: the reported split ({split}) includes the validation "
                      "split they would be tuned on. Using " + saved + ".")
-        return run_thresholds, saved
+        return run_thresholds, saved, saved_micro
     val_entries = reader.tracks("validation")
     val, _ = predict_tracks(reader, run, val_entries, match) if val_entries else ([], [])
     if not val:
         notes.append("The store has no validation tracks: thresholds not tuned, using " + saved + ".")
-        return run_thresholds, saved
+        return run_thresholds, saved, saved_micro
     min_positives = max(1, int(np.ceil(MIN_POSITIVE_SECONDS * reader.frame_rate)))
-    tuned = tune_thresholds(np.concatenate([r.labels for r in val]), np.concatenate([r.scores for r in val]),
-                            mask=np.concatenate([r.mask for r in val]), default=run_thresholds,
+    val_labels, val_scores = np.concatenate([r.labels for r in val]), np.concatenate([r.scores for r in val])
+    val_mask = np.concatenate([r.mask for r in val])
+    tuned = tune_thresholds(val_labels, val_scores, mask=val_mask, default=run_thresholds,
                             min_positives=min_positives)
+    micro = tune_micro_threshold(val_labels, val_scores, mask=val_mask)
+    micro_threshold = float(micro["threshold"]) if micro["tuned"] else None
     untuned = [c for c, ok in zip(match.classes, tuned["tuned"]) if not ok]
     if untuned:
         notes.append(f"Fewer than {MIN_POSITIVE_SECONDS:g} s of validation positives, threshold not tuned "
@@ -311,9 +325,9 @@ def _choose_thresholds(reader, run, match, split, tune, save, notes) -> tuple[np
     if save:
         values = np.asarray(run.thresholds, dtype=np.float64).copy()
         values[match.run_index] = tuned["thresholds"]
-        save_tuned_thresholds(run.run_dir, run.classes, values)
+        save_tuned_thresholds(run.run_dir, run.classes, values, micro=micro_threshold)
         source += "; saved with the run"
-    return tuned["thresholds"], source
+    return tuned["thresholds"], source, micro_threshold
 
 
 def _metadata(store, reader, run, split, results, match, thresholds, source, size, smoothing_s) -> dict[str, Any]:
@@ -339,6 +353,8 @@ def _metadata(store, reader, run, split, results, match, thresholds, source, siz
                                      "variants" if size > 1 else "none"},
         "variants": {f"<level>{k}": v for k, v in {"": "reported thresholds, raw activations",
                                                      "@0.5": "threshold 0.5, raw activations",
+                                                     "@micro": "one threshold for every class, tuned on the "
+                                                               "validation split for micro F1, raw activations",
                                                      "+smooth": "reported thresholds, median-filtered",
                                                      "+smooth@0.5": "threshold 0.5, median-filtered"}.items()},
         "tracks": [{"track_id": r.track_id, "n_frames": len(r.scores), "dominant_true": r.dominant}

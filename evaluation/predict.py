@@ -3,7 +3,8 @@
 For each audio file the run's features are computed from the raw audio with the run's own
 parameters (rebuilt by ``features.registry.config_from_params`` and checked against the
 run's configuration hash), the run predicts frame activations, these are median-filtered and
-thresholded with the run's per-class thresholds, and runs of active frames become segments
+thresholded with the run's per-class thresholds (or, with ``thresholds="micro"``, the one
+threshold evaluation tuned for micro F1), and runs of active frames become segments
 ``(instrument, start, end, confidence)``.  Per song, one JSON holds every run's summary,
 segments and dominant instrument, and one PNG timeline shows the runs one above the other.
 """
@@ -121,8 +122,31 @@ def load_runs(run_dirs: Sequence[str | Path]) -> list[tuple[Any, Any]]:
     return loaded
 
 
+THRESHOLD_MODES = ("per-class", "micro")
+
+
+def decision_thresholds(run: Any, mode: str = "per-class") -> np.ndarray:
+    """The run's decision thresholds, one per class: its per-class ones or its micro-F1 one.
+
+    Raises
+    ------
+    PredictionError
+        Unknown mode, or ``micro`` for a run that ``instrec evaluate`` has not tuned yet.
+    """
+    if mode == "per-class":
+        return np.asarray(run.thresholds, dtype=np.float64)
+    if mode == "micro":
+        if run.micro_threshold is None:
+            raise PredictionError(
+                f"{run.run_dir}: the run has no micro-F1 threshold yet; run `instrec evaluate` on a store with a "
+                "validation split first, or use --thresholds per-class")
+        return np.full(len(run.classes), float(run.micro_threshold))
+    raise PredictionError(f"unknown thresholds mode {mode!r}; choose one of {', '.join(THRESHOLD_MODES)}")
+
+
 def predict_song(audio: str | Path, runs: Sequence[tuple[Any, Any]], *, smoothing_s: float = 0.5,
-                 min_duration_s: float = 0.0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                 min_duration_s: float = 0.0, thresholds: str = "per-class"
+                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Predict one song with each ``(run, config)``; returns the JSON record and plot panels."""
     from pipeline.audio import load_mono, resample
 
@@ -139,19 +163,20 @@ def predict_song(audio: str | Path, runs: Sequence[tuple[Any, Any]], *, smoothin
         scores = np.clip(run.predict(features[key]), 0.0, 1.0)
         size = median_filter_frames(grid.frame_rate, smoothing_s) if smoothing_s > 0 else 1
         smoothed = smooth_activations(scores, size=size)
-        active = binarize(smoothed, np.asarray(run.thresholds, dtype=np.float64))
+        decision = decision_thresholds(run, thresholds)
+        active = binarize(smoothed, decision)
         segments = activity_segments(active, smoothed, run.classes, hop_s=grid.hop_s,
                                      first_centre=grid.first_centre, duration=duration,
                                      min_duration_s=min_duration_s)
         dominant = predicted_dominant(scores, mode="sum") if len(scores) else None
-        by_time = predicted_dominant(smoothed, mode="active_time", thresholds=np.asarray(run.thresholds, float)) \
+        by_time = predicted_dominant(smoothed, mode="active_time", thresholds=decision) \
             if len(scores) else None
         name = Path(run.run_dir).name
         record["runs"].append({
             "run": str(run.run_dir), "name": name, "feature_name": run.feature_name,
             "feature_config_hash": run.feature_config_hash, "frame_rate": grid.frame_rate,
             "n_frames": int(len(scores)), "smoothing_frames": size,
-            "thresholds": dict(zip(run.classes, np.asarray(run.thresholds, float).round(4).tolist())),
+            "thresholds": dict(zip(run.classes, decision.round(4).tolist())), "threshold_mode": thresholds,
             "dominant": None if dominant is None else run.classes[dominant],
             "dominant_by_active_time": None if by_time is None else run.classes[by_time],
             "summary": summarize_activations(smoothed, active, run.classes, hop_s=grid.hop_s),
@@ -164,7 +189,8 @@ def predict_song(audio: str | Path, runs: Sequence[tuple[Any, Any]], *, smoothin
 
 
 def predict_files(audio_paths: Sequence[str | Path], run_dirs: Sequence[str | Path], out: str | Path, *,
-                  smoothing_s: float = 0.5, min_duration_s: float = 0.0) -> dict[str, Any]:
+                  smoothing_s: float = 0.5, min_duration_s: float = 0.0, thresholds: str = "per-class"
+                  ) -> dict[str, Any]:
     """Write ``<file name>.json`` and ``<file name>.png`` into ``out`` for each song.
 
     A song that cannot be read is reported and skipped; the others go on.
@@ -177,6 +203,8 @@ def predict_files(audio_paths: Sequence[str | Path], run_dirs: Sequence[str | Pa
     if not run_dirs:
         raise PredictionError("no run given; pass at least one --run RUN_DIR")
     runs = load_runs(run_dirs)
+    for run, _ in runs:
+        decision_thresholds(run, thresholds)  # fail before any song is read
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written, problems, used = [], [], set()
@@ -188,7 +216,8 @@ def predict_files(audio_paths: Sequence[str | Path], run_dirs: Sequence[str | Pa
             name = f"{stem}-{k}"
         used.add(name)
         try:
-            record, panels = predict_song(audio, runs, smoothing_s=smoothing_s, min_duration_s=min_duration_s)
+            record, panels = predict_song(audio, runs, smoothing_s=smoothing_s, min_duration_s=min_duration_s,
+                                          thresholds=thresholds)
         except InstrecError as exc:
             problems.append(str(exc))
             log.warning("predict skipped a song: %s", exc)

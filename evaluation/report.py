@@ -5,6 +5,8 @@ Key scheme of ``metrics.json`` (flat dotted keys for scores, ``<level><variant>.
 * level: ``frame``, ``segment`` (1 s segments), ``clip``, ``dominant``;
 * variant: none = the reported decision thresholds (tuned on the validation split, or the
   run's saved ones; see ``thresholds.source``) on raw activations; ``@0.5`` = threshold 0.5;
+  ``@micro`` = one threshold for every class, tuned on the validation split to maximise micro F1
+  (``thresholds.micro``; the reported per-class thresholds maximise each class's F1, i.e. macro F1);
   ``+smooth`` = median-filtered activations (``smoothing``); ``+smooth@0.5`` = both.
 
 So ``frame.f1_micro`` is the headline figure and ``frame@0.5.f1_micro`` its value at 0.5.
@@ -27,6 +29,7 @@ import numpy as np
 VARIANTS = {
     "": "reported thresholds",
     "@0.5": "threshold 0.5",
+    "@micro": "one threshold for all classes, tuned for micro F1",
     "+smooth": "reported thresholds, median-filtered",
     "+smooth@0.5": "threshold 0.5, median-filtered",
 }

@@ -11,6 +11,7 @@ Layout of ``RUN/``::
     metrics.jsonl    one JSON object per epoch
     loss_curve.png   training and validation loss per epoch
     thresholds.json  per-class decision thresholds (written by evaluation; 0.5 until then)
+    micro_threshold.json  one threshold for all classes, tuned for micro F1 (written by evaluation)
 
 Checkpoints hold only tensors and plain Python values, so they load with
 ``torch.load(weights_only=True)``; a checkpoint holding anything else is refused.
@@ -39,6 +40,7 @@ MODEL_FILE = "model.pt"
 LAST_FILE = "last.pt"
 METRICS_FILE = "metrics.jsonl"
 THRESHOLDS_FILE = "thresholds.json"
+MICRO_THRESHOLD_FILE = "micro_threshold.json"
 
 
 class RunError(InstrecError):
@@ -127,10 +129,11 @@ def model_checkpoint(model: nn.Module, *, name: str, options: Mapping[str, Any],
     }
 
 
-def save_thresholds(run_dir: str | Path, mapping: Mapping[str, float]) -> Path:
+def save_thresholds(run_dir: str | Path, mapping: Mapping[str, float], *, micro: float | None = None) -> Path:
     """Write per-class decision thresholds (class -> value in (0, 1)) to ``thresholds.json``.
 
-    Classes not in the run's vocabulary are an error; classes left out keep 0.5.
+    Classes not in the run's vocabulary are an error; classes left out keep 0.5.  ``micro``,
+    the single threshold tuned for micro F1, goes to ``micro_threshold.json`` (removed when None).
     """
     run_dir = Path(run_dir)
     classes = read_json(run_dir / "classes.json")
@@ -140,9 +143,15 @@ def save_thresholds(run_dir: str | Path, mapping: Mapping[str, float]) -> Path:
     bad = {k: v for k, v in mapping.items() if not (0.0 < float(v) < 1.0)}
     if bad:
         raise RunError(f"{run_dir}: thresholds must lie strictly between 0 and 1, got {bad}")
+    if micro is not None and not 0.0 < float(micro) < 1.0:
+        raise RunError(f"{run_dir}: the micro-F1 threshold must lie strictly between 0 and 1, got {micro}")
     values = {name: float(mapping.get(name, 0.5)) for name in classes}
     path = run_dir / THRESHOLDS_FILE
     write_json(path, values)
+    if micro is None:
+        (run_dir / MICRO_THRESHOLD_FILE).unlink(missing_ok=True)
+    else:
+        write_json(run_dir / MICRO_THRESHOLD_FILE, {"threshold": float(micro), "objective": "micro F1"})
     return path
 
 
@@ -173,6 +182,7 @@ class LoadedRun:
     run_dir: Path
     config: dict[str, Any] = field(default_factory=dict)
     store: dict[str, Any] = field(default_factory=dict)
+    micro_threshold: float | None = None
 
     @property
     def device(self) -> torch.device:
@@ -264,11 +274,14 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Load
     if (run_dir / THRESHOLDS_FILE).exists():
         tuned = read_json(run_dir / THRESHOLDS_FILE)
         thresholds = np.array([float(tuned.get(c, 0.5)) for c in classes], dtype=np.float32)
+    micro = None
+    if (run_dir / MICRO_THRESHOLD_FILE).exists():
+        micro = float(read_json(run_dir / MICRO_THRESHOLD_FILE)["threshold"])
     return LoadedRun(
         model=model, classes=classes, feature_name=features["name"],
         feature_params=dict(features["params"]), feature_config_hash=features["config_hash"],
         thresholds=thresholds, history=read_history(run_dir), window=int(config["window"]),
-        frame_shape=frame_shape, run_dir=run_dir, config=config, store=store,
+        frame_shape=frame_shape, run_dir=run_dir, config=config, store=store, micro_threshold=micro,
     )
 
 

@@ -14,7 +14,7 @@ from evaluation.dominant import dominant_accuracy, predicted_dominant, true_domi
 from evaluation.frame import frame_metrics, per_class_metrics, ranking_metrics
 from evaluation.segment import segment_activity, segment_metrics
 from evaluation.smoothing import median_filter_frames, smooth_activations
-from evaluation.thresholds import tune_thresholds
+from evaluation.thresholds import tune_micro_threshold, tune_thresholds
 
 # Two classes, four frames.
 Y_TRUE = np.array([[1, 0], [1, 1], [0, 0], [0, 1]])
@@ -196,6 +196,24 @@ def test_tune_thresholds_hand_computed():
     assert out["thresholds"][1] == 0.5 and not out["tuned"][1] and math.isnan(out["f1"][1])
 
 
+def test_tune_micro_threshold_hand_computed():
+    y_true = np.array([[1, 0], [0, 1], [1, 0], [0, 1]])
+    y_score = np.array([[0.9, 0.1], [0.8, 0.6], [0.4, 0.3], [0.2, 0.05]])
+    # all 8 decisions pooled, by score: 0.9 T, 0.8 F, 0.6 T, 0.4 T, 0.3 F, 0.2 F, 0.1 F, 0.05 T
+    # micro F1 at cut >=0.9: 2/5; >=0.8: 1/3; >=0.6: 4/7; >=0.4: tp3 fp1 fn1 -> 3/4 (best);
+    # >=0.3: 6/9; >=0.2: 6/10; >=0.1: 6/11; >=0.05: 8/12.  Halfway to the next lower score 0.3.
+    out = tune_micro_threshold(y_true, y_score)
+    assert out["tuned"] and out["threshold"] == pytest.approx(0.35)
+    assert out["f1"] == pytest.approx(0.75)
+    # unknown pairs do not count: masking the 0.8 false positive makes >=0.4 give tp3 fp0 fn1
+    mask = np.ones_like(y_true, dtype=bool)
+    mask[1, 0] = False
+    assert tune_micro_threshold(y_true, y_score, mask=mask)["f1"] == pytest.approx(6 / 7)
+    # no positive: the default, untuned
+    out = tune_micro_threshold(np.zeros((3, 2)), np.full((3, 2), 0.7), default=0.4)
+    assert not out["tuned"] and out["threshold"] == 0.4
+
+
 def test_median_smoothing():
     y = np.array([0, 1, 0, 0, 1, 1, 1, 0], float)[:, None]
     # windows of 3 with edge frames repeated: the lone 1 at frame 1 goes, the run of 3 stays
@@ -222,7 +240,7 @@ def test_confusion_counts_substitutes():
 
 
 def test_classes_with_too_few_validation_positives_keep_the_default_threshold():
-    from evaluation.thresholds import tune_thresholds
+    from evaluation.thresholds import tune_micro_threshold, tune_thresholds
 
     # class 0: 3 positive frames (scores 0.2-0.3); class 1: 1 positive frame at 0.1
     y_true = np.array([[1, 0], [1, 0], [1, 1], [0, 0], [0, 0]])

@@ -39,6 +39,7 @@ class LoudnessRun:
         self.run_dir = Path(run_dir)
         self.classes = ["loud", "quiet"]
         self.thresholds = np.array([0.5, 0.5], np.float32)
+        self.micro_threshold = None
         self.feature_name = config.name
         self.feature_config_hash = config_hash(config)
 
@@ -69,6 +70,25 @@ def test_predict_files_writes_json_and_timeline(tmp_path, monkeypatch):
     assert loud[0]["start"] == pytest.approx(1.0, abs=0.08) and loud[0]["end"] == pytest.approx(2.0, abs=0.08)
     assert run["summary"]["loud"]["active_s"] == pytest.approx(1.0, abs=0.12)
     assert (tmp_path / "out" / "song.wav.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_with_the_micro_threshold(tmp_path, monkeypatch):
+    config = LogMelConfig(sr=8000, n_fft=512, hop_length=256, n_mels=32)
+    t = np.arange(2 * 8000) / 8000
+    sf.write(tmp_path / "song.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+    run = LoudnessRun(tmp_path / "a", config)
+    monkeypatch.setattr("evaluation.predict.load_runs", lambda dirs: [(run, config)])
+    with pytest.raises(PredictionError, match="no micro-F1 threshold yet; run `instrec evaluate`"):
+        predict_files([tmp_path / "song.wav"], ["a"], tmp_path / "out", thresholds="micro")
+    assert not (tmp_path / "out").exists()  # refused before any song was read
+    run.micro_threshold = 0.97  # above every score this 'model' gives: nothing is active
+    predict_files([tmp_path / "song.wav"], ["a"], tmp_path / "out", thresholds="micro")
+    record = json.loads((tmp_path / "out" / "song.wav.json").read_text())["runs"][0]
+    assert record["threshold_mode"] == "micro" and record["thresholds"] == {"loud": 0.97, "quiet": 0.97}
+    assert record["segments"] == []
+    predict_files([tmp_path / "song.wav"], ["a"], tmp_path / "out")  # per-class 0.5: the tone is loud
+    record = json.loads((tmp_path / "out" / "song.wav.json").read_text())["runs"][0]
+    assert [s["instrument"] for s in record["segments"]] == ["loud"]
 
 
 def test_predict_needs_a_run(tmp_path):

@@ -25,7 +25,8 @@ def setup(tmp_path, monkeypatch):
     run = FakeRun(classes=["guitar", "piano", "drums", "flute"], store_classes=classes, run_dir=tmp_path / "run")
     saved = {}
     monkeypatch.setattr("evaluation.evaluate.save_tuned_thresholds",
-                        lambda run_dir, names, values: saved.update(dict(zip(names, values))))
+                        lambda run_dir, names, values, micro=None: saved.update(dict(zip(names, values)),
+                                                                                 _micro=micro))
     return store, reader, run, saved
 
 
@@ -44,7 +45,11 @@ def test_evaluate_writes_metrics_and_report(setup, tmp_path):
     assert set(data["per_class"]["piano"]) >= {"precision", "recall", "f1", "support", "threshold"}
     # thresholds were tuned on validation tracks and handed to the run for saving
     assert "validation" in data["thresholds"]["source"]
+    micro = saved.pop("_micro")
     assert set(saved) == {"guitar", "piano", "drums", "flute"} and saved["flute"] == 0.5
+    # one micro-F1 threshold tuned beside them, reported as the @micro variant
+    assert 0 < micro < 1 and data["thresholds"]["micro"] == micro
+    assert data["frame@micro.f1_micro"] > 0.8
     # features = 0.7 * labels + 0.3 * noise: a good "model"
     assert metrics["frame.f1_micro"] > 0.8
     assert any("partly unknown" in n for n in data["notes"])

@@ -144,6 +144,13 @@ def test_thresholds_round_trip(tmp_path, make_store):
     run_dir = train(_config(tmp_path, epochs=1), store=make_store())
     save_thresholds(run_dir, {"inst1": 0.3})
     np.testing.assert_allclose(load_run(run_dir).thresholds, [0.5, 0.3, 0.5])
+    assert load_run(run_dir).micro_threshold is None
+    save_thresholds(run_dir, {"inst1": 0.3}, micro=0.42)
+    assert load_run(run_dir).micro_threshold == pytest.approx(0.42)
+    save_thresholds(run_dir, {"inst1": 0.3})  # retuned without one: the old value does not linger
+    assert load_run(run_dir).micro_threshold is None
+    with pytest.raises(RunError, match="micro-F1 threshold"):
+        save_thresholds(run_dir, {}, micro=1.0)
     with pytest.raises(RunError, match=r"classes the run does not know: \['cello'\]"):
         save_thresholds(run_dir, {"cello": 0.4})
     with pytest.raises(RunError, match="strictly between 0 and 1"):
