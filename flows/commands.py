@@ -17,13 +17,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "unless PREFECT_API_URL points at a running one.",
     )
     p.add_argument("--out", default="demo", help="folder for corpus, stores, runs and reports (default: demo)")
-    p.add_argument("--songs", type=int, help="songs in the training corpus (default: the flow's, 80)")
+    p.add_argument("--songs", type=int, help="songs in the training corpus (default: the flow's, 160)")
     p.add_argument("--seconds", type=float, help="length of each training-corpus song (default: 10)")
-    p.add_argument("--unseen-songs", type=int, help="songs in the held-out corpus (default: 12)")
+    p.add_argument("--unseen-songs", type=int, help="songs in the held-out corpus (default: 24)")
     p.add_argument("--unseen-seconds", type=float, help="length of each held-out song (default: 20)")
     p.add_argument("--seed", type=int, help="seed of corpus and training (default: 0)")
     p.add_argument("--model", help="model to train (default: crnn)")
-    p.add_argument("--epochs", type=int, help="maximum epochs (default: 20)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (default: 40; early stopping may end sooner)")
     p.add_argument("--workers", type=int, help="Dask workers for extraction (default: 2)")
     p.set_defaults(handler=run_demo)
 
