@@ -17,6 +17,8 @@ import numpy as np
 from storage.layout import StoreLocation, resolve, track_version_path
 from storage.schema import FeatureSetSpec, TrackMeta, frames_codec, labels_codec
 
+LABEL_CHUNK_FACTOR = 4
+
 
 @dataclass
 class VersionWriter:
@@ -135,10 +137,13 @@ class TrackVersion:
         if clip_labels.shape != (n_classes,) or clip_mask.shape != (n_classes,):
             raise ValueError(f"track {meta.track_id!r}: clip labels and mask must have shape ({n_classes},)")
         time_chunk = max(1, min(spec.chunk_frames, n_frames))
+        # labels are a few bytes per frame: LABEL_CHUNK_FACTOR feature chunks per label chunk
+        # means fewer objects per track (-5 ms of ~25 ms to create a track) and fewer reads per window
+        label_chunk = max(1, min(spec.chunk_frames * LABEL_CHUNK_FACTOR, n_frames))
         class_chunk = max(n_classes, 1)
         config = {"write_empty_chunks": True}
         label_opts = {"compressors": labels_codec(), "config": config, "dimension_names": ("time", "class"),
-                      "chunks": (time_chunk, class_chunk)}
+                      "chunks": (label_chunk, class_chunk)}
         clip = (np.asarray(clip_labels, dtype=np.float32), np.asarray(clip_mask, dtype=bool))
         arrays = {
             "features": {"shape": (n_frames, *spec.frame_shape), "dtype": spec.dtype,

@@ -100,3 +100,23 @@ def test_values_beyond_float16_are_refused(tmp_path):
         with pytest.raises(ValueError, match="float16 range.*dtype='float32'"):
             store.write_track(key, meta=meta, features=np.full((4, 128), 1e6), labels=np.zeros((4, 1), np.uint8),
                               label_mask=np.ones((4, 1), bool), clip_labels=np.zeros(1), clip_mask=np.ones(1, bool))
+
+
+def test_label_chunks_span_four_feature_chunks_and_read_back_across_them(tmp_path):
+    url = str(tmp_path / "s")
+    n = 5000
+    labels = (np.arange(n)[:, None] % 7 == 0).astype(np.uint8)
+    with open_store(url, mode="a") as store:
+        store.initialize(dataset="folder", classes=["a"])
+        spec = FeatureSetSpec.from_config(LogMelConfig())
+        key = store.add_feature_set(spec)
+        meta = TrackMeta(track_id="t", split="train", duration=116.0, content_hash="e" * 64)
+        record = store.version_writer.write_track(
+            spec, meta, classes=["a"], features=np.zeros((n, 128)), labels=labels,
+            label_mask=np.ones((n, 1), bool), clip_labels=np.zeros(1), clip_mask=np.ones(1, bool))
+        store.commit([record])
+    chunks = {p.parent.name: json.loads(p.read_text())["chunk_grid"]["configuration"]["chunk_shape"]
+              for p in tmp_path.rglob("zarr.json") if p.parent.name in ("features", "labels", "label_mask")}
+    assert chunks == {"features": [512, 128], "labels": [2048, 1], "label_mask": [2048, 1]}
+    got, mask = open_store(url).feature_set(key).read_labels("t", 2000, 4200)  # three label chunks
+    assert np.array_equal(got, labels[2000:4200]) and mask.all()
