@@ -101,6 +101,8 @@ def test_loader_with_a_worker_yields_batches(make_store):
     batch = next(iter(loader))
     assert batch["features"].shape == (4, 16, 16) and batch["frame_mask"].dtype == torch.bool
     assert default_workers(torch.device("cpu")) >= 0
+    # shut the persistent worker down now, while its store exists, not at a later garbage collection
+    loader._iterator._shutdown_workers()
 
 
 def _aug_batch():
