@@ -184,7 +184,11 @@ def make_loader(dataset: WindowDataset, sampler: Sampler, *, batch_size: int, wo
     """A DataLoader that keeps the device busy: worker processes, prefetch, pinned memory."""
     options: dict[str, Any] = {}
     if workers > 0:
-        options.update(persistent_workers=True, prefetch_factor=4, worker_init_fn=_init_worker)
+        # forkserver: workers start from a clean process, not a fork of this one, which may hold
+        # threads and handlers of Prefect, Dask or Zarr (a forked worker inside a Prefect flow run
+        # exited with code 1 at shutdown)
+        options.update(persistent_workers=True, prefetch_factor=4, worker_init_fn=_init_worker,
+                       multiprocessing_context="forkserver")
     return DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
         pin_memory=device.type == "cuda", drop_last=drop_last, **options,
