@@ -19,18 +19,20 @@ from flows.params import ExtractParams
 
 
 @task(name="extract-batch", retries=2, retry_delay_seconds=5)
-def extract_batch_task(batch: list, writer: Any, classes: list[str], block_frames: int) -> list:
+def extract_batch_task(batch: list, writer: Any, classes: list[str], block_frames: int, stems: bool = False,
+                       activity: Any = None) -> list:
     """Compute and write (uncommitted) the tracks of one batch; a bad song is a failed result,
     not an exception, so retries only cover transient errors such as I/O to the store."""
     from pipeline.extraction.extract import extract_batch
 
     return extract_batch([track for track, _ in batch], [targets for _, targets in batch],
-                         writer=writer, classes=classes, block_frames=block_frames)
+                         writer=writer, classes=classes, block_frames=block_frames, stems=stems, activity=activity)
 
 
 def run_batches_as_tasks(batches: Iterable[list], context: Any) -> Iterator[list]:
     """A :data:`pipeline.extraction.driver.BatchRunner`: one task per batch, results as they finish."""
-    futures = [extract_batch_task.submit(batch, context.writer, context.classes, context.block_frames)
+    futures = [extract_batch_task.submit(batch, context.writer, context.classes, context.block_frames,
+                                         context.stems, context.activity)
                for batch in batches]
     for future in as_completed(futures):
         yield future.result()

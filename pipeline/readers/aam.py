@@ -14,7 +14,9 @@ while any of its keys sounds (a ``+k`` on a sounding key restarts the note, the 
 stays active).  ``events_from="midi"`` reads the per-instrument MIDI files instead.
 
 Source hashes cover the annotations, the mix audio and (with ``events_from="midi"``) the
-MIDI files; stems are listed on the Track but not hashed, as no label depends on them.
+MIDI files.  Stems (``<id>_<Instrument>.flac``) become :class:`~pipeline.track.Stem` records
+holding that instrument's events; their audio is hashed only with ``stems=True`` (stores with
+stem features or stem-based labels), as otherwise no stored data depends on it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pipeline.readers.files import SourceHashCache, audio_header, check_root, er
 from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
 from pipeline.readers.midi import midi_note_intervals
 from pipeline.readers.taxonomy import AAM_INSTRUMENTS, fixed_taxonomy
-from pipeline.track import DatasetError, Event, Track, TrackProblem, deterministic_split
+from pipeline.track import DatasetError, Event, Stem, Track, TrackProblem, deterministic_split
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +201,7 @@ def read_aam(
     events_from: str = "onsets",
     dataset: str = "aam",
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Iterator[Track | TrackProblem]:
     """One Track (or TrackProblem) per AAM song under ``root``, sorted by id.
 
@@ -220,6 +223,9 @@ def read_aam(
         Name written to ``Track.dataset`` (``"demo"`` for the generated corpus).
     hash_cache : SourceHashCache, optional
         Hashes of unchanged files from an earlier run (see :class:`~pipeline.readers.files.SourceHashCache`).
+    stems : bool
+        Hash the stems' audio into the track's sources (for stores that hold stem features or
+        labels derived from stem audio).
 
     Raises
     ------
@@ -240,7 +246,7 @@ def read_aam(
         )
     return (
         read_song(root, index, track_id, vocabulary.classes, options, events_from, split_ratios, dataset,
-                  hash_cache=hash_cache)
+                  hash_cache=hash_cache, stems=stems)
         for track_id in ids
     )
 
@@ -256,14 +262,15 @@ def read_song(
     dataset: str,
     *,
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Track | TrackProblem:
-    """One AAM song, or the problem that keeps it out."""
+    """One AAM song, or the problem that keeps it out (``stems``: see :func:`read_aam`)."""
     try:
         mix = find_one(index, [f"{track_id}_mix{ext}" for ext in MIX_EXTENSIONS], track_id)
         annotations = {
             kind: find_one(index, [f"{track_id}_{kind}.arff"], track_id) for kind in ANNOTATION_KINDS
         }
-        stems = {
+        stem_audio = {
             name: path
             for name in classes
             if (path := find_one(index, [f"{track_id}_{name}{ext}" for ext in MIX_EXTENSIONS], track_id))
@@ -312,6 +319,8 @@ def read_song(
                 events.extend(Event(name, on, off) for on, off in notes)
                 annotated_end = max(annotated_end, max(off for _, off in notes))
             used.extend(midis.values())
+        if stems:
+            used.extend(stem_audio.values())
         current = mix
         hashes = hash_sources(used, root, cache=hash_cache)
     except (DatasetError, OSError) as exc:
@@ -320,6 +329,8 @@ def read_song(
         log.warning("%s: annotations run to %.2f s but the audio lasts %.2f s; events are cut there",
                     mix, annotated_end, duration)
     cleaned = clean_events(events, options=options, end=duration)
+    found = {name: Stem(name, path, name, None, tuple(e for e in cleaned if e.label == name))
+             for name, path in stem_audio.items()}
     return Track(
         track_id=track_id,
         dataset=dataset,
@@ -329,6 +340,6 @@ def read_song(
         split=deterministic_split(track_id, split_ratios),
         classes=classes,
         source_hashes=hashes,
-        stems=stems,
+        stems=found,
         **strong_label_fields(cleaned, classes),
     )

@@ -15,7 +15,10 @@ class in the chosen taxonomy (:mod:`pipeline.readers.taxonomy`); a class is acti
 union of its stems' notes.  Stems whose program has no class in the taxonomy are left out
 of the labels (only possible with ``slakh34``).
 
-Source hashes cover ``metadata.yaml``, the MIDI of every counted stem and the mix audio.
+Source hashes cover ``metadata.yaml``, the MIDI of every counted stem and the mix audio,
+and with ``stems=True`` (stem features or stem-based labels are wanted) the stems' audio too.
+Each counted stem is also a :class:`~pipeline.track.Stem` on the Track, with its own class,
+program and cleaned notes.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pipeline.readers.files import (
 from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
 from pipeline.readers.midi import midi_note_intervals
 from pipeline.readers.taxonomy import Taxonomy, slakh_taxonomy
-from pipeline.track import DatasetError, Event, Track, TrackProblem, deterministic_split
+from pipeline.track import DatasetError, Event, Stem, Track, TrackProblem, deterministic_split
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,7 @@ def read_slakh(
     min_event_s: float = 0.0,
     dataset: str = "slakh",
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Iterator[Track | TrackProblem]:
     """One Track (or TrackProblem) per Slakh track folder under ``root``.
 
@@ -132,6 +136,9 @@ def read_slakh(
         Name written to ``Track.dataset`` (``"demo"`` for the generated corpus).
     hash_cache : SourceHashCache, optional
         Hashes of unchanged files from an earlier run (see :class:`~pipeline.readers.files.SourceHashCache`).
+    stems : bool
+        Hash the stems' audio into the track's sources (for stores that hold stem features or
+        labels derived from stem audio).
 
     Raises
     ------
@@ -145,7 +152,7 @@ def read_slakh(
     folders = track_dirs(root)
     if not folders:
         raise DatasetError(f"{root}: no Slakh track found (no TrackXXXXX/metadata.yaml under it); check the path")
-    return _read_tracks(root, folders, vocabulary, options, split_ratios, dataset, hash_cache)
+    return _read_tracks(root, folders, vocabulary, options, split_ratios, dataset, hash_cache, stems)
 
 
 def _read_tracks(
@@ -156,6 +163,7 @@ def _read_tracks(
     split_ratios: tuple[float, float, float],
     dataset: str,
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Iterator[Track | TrackProblem]:
     seen: dict[str, Path] = {}
     for folder in folders:
@@ -166,7 +174,8 @@ def _read_tracks(
             )
             continue
         seen[track_id] = folder
-        yield read_track(root, folder, vocabulary, options, split_ratios, dataset, hash_cache=hash_cache)
+        yield read_track(root, folder, vocabulary, options, split_ratios, dataset, hash_cache=hash_cache,
+                         stems=stems)
 
 
 def read_track(
@@ -178,8 +187,9 @@ def read_track(
     dataset: str,
     *,
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Track | TrackProblem:
-    """One Slakh track folder, or the problem that keeps it out."""
+    """One Slakh track folder, or the problem that keeps it out (``stems``: see :func:`read_slakh`)."""
     track_id = folder.name
     metadata_path = folder / "metadata.yaml"
     try:
@@ -197,7 +207,7 @@ def read_track(
     duration, sample_rate = header
 
     events: list[Event] = []
-    stems: dict[str, Path] = {}
+    found: dict[str, Stem] = {}
     used = [metadata_path]
     for stem_name in sorted(metadata["stems"]):
         stem = metadata["stems"][stem_name]
@@ -205,22 +215,28 @@ def read_track(
         audio_path = find_audio(audio_dir, str(stem_name))
         if audio_path is None or not midi_path.is_file():
             continue  # not rendered or not saved: the flags in metadata.yaml are not trusted
-        stems[str(stem_name)] = audio_path
-        label = vocabulary.class_of_program(int(stem["program_num"]), is_drum=bool(stem.get("is_drum", False)))
+        is_drum = bool(stem.get("is_drum", False))
+        program = 128 if is_drum else int(stem["program_num"])
+        label = vocabulary.class_of_program(int(stem["program_num"]), is_drum=is_drum)
         try:
             notes = midi_note_intervals(midi_path)
         except DatasetError as exc:
             return TrackProblem(track_id, midi_path, error_message(exc, midi_path))
         used.append(midi_path)
+        stem_events = [] if label is None else [Event(label, onset, offset) for onset, offset in notes]
+        found[str(stem_name)] = Stem(str(stem_name), audio_path, label, program,
+                                     clean_events(stem_events, options=options, end=duration))
         if label is None:
             log.debug("%s: program %s has no %s class; stem left out of the labels",
                       midi_path, stem["program_num"], vocabulary.name)
             continue
-        events.extend(Event(label, onset, offset) for onset, offset in notes)
-    if not stems:
+        events.extend(stem_events)
+    if not found:
         return TrackProblem(
             track_id, metadata_path, f"no stem has both its MIDI in {midi_dir} and its audio in {audio_dir}"
         )
+    if stems:
+        used.extend(stem.audio for stem in found.values())
     try:
         hashes = hash_sources([*used, mix], root, cache=hash_cache)
     except OSError as exc:
@@ -236,6 +252,6 @@ def read_track(
         split=split or deterministic_split(track_id, split_ratios),
         classes=vocabulary.classes,
         source_hashes=hashes,
-        stems=stems,
+        stems=found,
         **strong_label_fields(cleaned, vocabulary.classes),
     )

@@ -136,8 +136,12 @@ def test_aam_flat_folder_with_stems_and_beatinfo_without_data(tmp_path):
     (track,) = list(read_dataset("aam", root))
     assert isinstance(track, Track)
     assert track.audio.name == "9999_mix.wav"
-    assert track.stems == {"Piano": root / "9999_Piano.flac"}
-    assert "9999_beatinfo.arff" in track.source_hashes
+    assert {k: v.audio for k, v in track.stems.items()} == {"Piano": root / "9999_Piano.flac"}
+    assert track.stems["Piano"].label == "Piano"
+    assert track.stems["Piano"].events == tuple(e for e in track.events if e.label == "Piano")
+    assert "9999_beatinfo.arff" in track.source_hashes and "9999_Piano.flac" not in track.source_hashes
+    (hashed,) = list(read_dataset("aam", root, stems=True))
+    assert "9999_Piano.flac" in hashed.source_hashes
 
 
 def test_aam_events_are_cut_at_the_end_of_the_audio(aam_root, caplog):
