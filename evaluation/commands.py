@@ -7,14 +7,16 @@ import json
 from pathlib import Path
 
 from evaluation.evaluate import SPLIT_CHOICES
+from evaluation.predict import THRESHOLD_MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the evaluation subcommands to the ``instrec`` parser."""
     p = subparsers.add_parser(
         "evaluate", help="score a trained run on a store split and write metrics.json + report.html",
-        description="Score a run on a feature store split. Thresholds are tuned on the store's validation "
-                    "split (saved with the run) unless the reported split includes it.",
+        description="Score a run on a feature store split with the run's own decision rule (thresholds tuned "
+                    "on validation when it was trained; `instrec tune-thresholds` re-tunes them). Evaluation "
+                    "never modifies the run.",
     )
     p.add_argument("--store", required=True, help="store URL (local path or s3://...)")
     p.add_argument("--run", required=True, type=Path, help="run directory written by `instrec train`")
@@ -24,10 +26,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS",
                    help="median filter length for the +smooth variants (0: off; default 0.5)")
     p.add_argument("--segment", type=float, default=1.0, metavar="SECONDS", help="segment length (default 1)")
-    p.add_argument("--no-tune", action="store_true", help="use the run's saved thresholds as they are")
-    p.add_argument("--no-save-thresholds", action="store_true", help="tune, but do not write them to the run")
     p.add_argument("--track-plots", type=int, default=4, help="how many per-track plots (default 4)")
     p.set_defaults(handler=_evaluate)
+
+    p = subparsers.add_parser(
+        "tune-thresholds", help="tune a run's decision thresholds on a validation split (a new version)",
+        description="Predict the split's tracks with the run, tune per-class thresholds (classes with >= 60 s "
+                    "of positives), one micro-F1 threshold, and pick the default rule by 2-fold "
+                    "cross-validation; writes a new version of the run's thresholds.json. `instrec train` "
+                    "does this on its validation split when training ends.",
+    )
+    p.add_argument("--run", required=True, type=Path, help="run directory written by `instrec train`")
+    p.add_argument("--store", required=True, help="store whose split to tune on (e.g. held-out timbres)")
+    p.add_argument("--split", default="validation", choices=("validation", "train", "test", "all"),
+                   help="the split to tune on (default: validation; never tune on the split you report)")
+    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (MinIO, moto) for s3:// stores")
+    p.set_defaults(handler=_tune)
 
     p = subparsers.add_parser("compare", help="put several evaluation reports side by side")
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="report directories")
@@ -46,10 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS")
     p.add_argument("--min-duration", type=float, default=0.0, metavar="SECONDS",
                    help="drop segments shorter than this")
-    p.add_argument("--thresholds", choices=("per-class", "micro"), default="per-class",
-                   help="per-class: each class's F1-optimal threshold (best macro F1); micro: one threshold for "
-                        "all classes, tuned for micro F1 (fewer false alarms on rare classes). Both are tuned by "
-                        "`instrec evaluate` on the validation split (default: per-class)")
+    p.add_argument("--thresholds", choices=THRESHOLD_MODES, default="default",
+                   help="default: the run's default rule (chosen on validation when it was tuned); per-class: "
+                        "each class's F1-optimal threshold; micro: one threshold for all classes, tuned for "
+                        "micro F1; 0.5 (default: default)")
     p.set_defaults(handler=_predict)
 
 
@@ -58,12 +72,25 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
     metrics = evaluate(args.store, args.run, args.split, args.out, storage_options=options,
-                       tune=not args.no_tune, save_thresholds=not args.no_save_thresholds,
                        smoothing_s=args.smoothing, segment_s=args.segment, n_track_plots=args.track_plots)
-    headline = {k: metrics.get(k) for k in ("frame.f1_micro", "frame@micro.f1_micro", "frame.f1_macro", "frame.map_macro",
+    headline = {k: metrics.get(k) for k in ("frame.f1_micro", "frame.f1_macro", "frame.map_macro",
                                             "segment.f1_micro", "dominant.accuracy")}
-    print(json.dumps({k: None if v is None or v != v else round(float(v), 4) for k, v in headline.items()}))
+    headline["thresholds"] = metrics["thresholds"]["default"]
+    print(json.dumps({k: v if isinstance(v, str) or v is None or v != v else round(float(v), 4)
+                      for k, v in headline.items()}))
     print(f"report: {Path(args.out) / 'report.html'}")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from evaluation.tune import tune_run
+
+    options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
+    decision = tune_run(args.run, args.store, split=args.split, storage_options=options)
+    print(json.dumps({"default": decision.default, "micro": round(decision.micro, 4),
+                      "per_class_tuned": [c for c, ok in zip(decision.classes, decision.tuned) if ok],
+                      "cross_validated": decision.info.get("cross_validated_f1_micro_plus_macro")}))
+    print(f"thresholds written to {Path(args.run) / 'thresholds.json'}")
     return 0
 
 

@@ -25,7 +25,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "pipeline.embedding_commands": ("import-openmic-vggish", "pretrain-embedding"),
     "storage.commands": ("store",),
     "training.commands": ("train",),
-    "evaluation.commands": ("evaluate", "compare", "predict"),
+    "evaluation.commands": ("evaluate", "tune-thresholds", "compare", "predict"),
     "flows.commands": ("demo",),
 }
 

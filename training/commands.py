@@ -107,9 +107,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from evaluation.tune import tune_after_training
     from training.loop import train
 
     config = config_from_args(args)
     run_dir = train(config, resume=args.resume)
+    decision = tune_after_training(config, run_dir)
+    if decision is None:
+        print(f"no {config.validation_split!r} tracks: thresholds not tuned (decisions use 0.5)")
+    else:
+        print(f"thresholds tuned on {decision.info['tuned_on']['n_tracks']} {config.validation_split} tracks of "
+              f"{decision.info['tuned_on']['store']}: default rule {decision.default}")
     print(f"run written to {run_dir}")
     return 0
