@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import aam_song, run_cli, write_audio, zero_byte
+from .conftest import aam_song, listening_sockets, off_loopback, run_cli, write_audio, zero_byte
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -133,25 +133,59 @@ def test_no_project_file_binds_every_interface():
     assert not offenders, offenders
 
 
-def test_local_dask_cluster_of_an_extraction_listens_on_localhost_only():
-    """Every socket the extraction's local cluster (process workers) listens on is bound to 127.0.0.1."""
-    import psutil
+def test_off_loopback_catches_every_interface_and_network_addresses():
+    assert off_loopback({("0.0.0.0", 8787), ("::", 8787), ("192.0.2.2", 1), ("127.0.0.1", 2), ("::1", 3)}) == [
+        ("0.0.0.0", 8787), ("192.0.2.2", 1), ("::", 8787)]
+    with socket.socket() as sock:  # and the listing sees a real socket bound to every interface
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        assert ("0.0.0.0", sock.getsockname()[1]) in off_loopback(listening_sockets())
 
+
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_local_dask_cluster_of_an_extraction_listens_on_localhost_only(processes):
+    """Every socket of the extraction's local cluster (the default in-process threads, or worker
+    processes with ``local_processes``) listens on 127.0.0.1, and it advertises no dashboard."""
     from pipeline.extraction.driver import _Cluster
 
-    me = psutil.Process()
-    before = {c.laddr for c in me.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
-    cluster = _Cluster(workers=1, address=None, processes=True)
+    before = listening_sockets()
+    cluster = _Cluster(workers=2, address=None, processes=processes)
     try:
         client = cluster.client()
         assert client.submit(sum, [1, 2]).result(timeout=60) == 3
-        listening = [c.laddr for proc in (me, *me.children(recursive=True))
-                     for c in proc.net_connections(kind="inet")
-                     if c.status == psutil.CONN_LISTEN and c.laddr not in before]
-        assert listening, "the cluster opened no listening socket; is it still a process cluster?"
-        assert all(addr.ip == "127.0.0.1" for addr in listening), listening
+        opened = listening_sockets() - before
+        assert opened, "the cluster opened no listening socket (its scheduler and workers serve HTTP)"
+        assert not off_loopback(opened), opened
+        assert client.dashboard_link == ""
     finally:
         cluster.close()
+
+
+def test_instrec_extract_default_cluster_listens_on_localhost_only(tmp_path):
+    """``instrec extract`` with its default (2 threads) cluster, watched from outside while it runs."""
+    root = tmp_path / "aam"
+    for i in range(3):
+        aam_song(root, f"{i:04d}")
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "extract", str(root), "--dataset", "aam",
+                             "--store", str(tmp_path / "store"), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    seen: set[tuple[str, int]] = set()
+    try:
+        while proc.poll() is None:
+            try:
+                seen |= listening_sockets(proc.pid)
+            except Exception:  # the process ended between poll() and the listing
+                pass
+            time.sleep(0.01)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode(errors="replace")
+    assert b"3 done" in out, out
+    assert seen, "no listening socket seen: did the run start its local cluster?"
+    assert not off_loopback(seen), seen
+    assert b"dashboard" not in out + err and b"INFO distributed" not in err, err  # no library chatter
 
 
 # --- no credentials in prefect.yaml, output, logs or the store ---------------------------------
