@@ -26,7 +26,9 @@ from typing import Iterator
 
 import arff
 
-from pipeline.readers.files import SourceHashCache, audio_header, check_root, error_message, hash_sources, walk_files
+from pipeline.readers.files import (
+    SourceHashCache, audio_header, check_root, error_message, hash_sources, outside_root_problem, walk_files,
+)
 from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
 from pipeline.readers.midi import midi_note_intervals
 from pipeline.readers.taxonomy import AAM_INSTRUMENTS, fixed_taxonomy
@@ -271,6 +273,9 @@ def read_song(
         midis = {name: path for name in classes if (path := find_one(index, [f"{track_id}_{name}.mid"], track_id))}
     except DatasetError as exc:
         return TrackProblem(track_id, root, str(exc))
+    refused = outside_root_problem(track_id, [mix, *annotations.values(), *stems.values(), *midis.values()], root)
+    if refused is not None:
+        return refused
     onsets_path = annotations["onsets"]
     if mix is None:
         where = onsets_path or root

@@ -36,7 +36,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from pipeline.readers.files import SourceHashCache, audio_header, check_root, relative_name
+from pipeline.readers.files import (
+    SourceHashCache, audio_header, check_inside_root, check_root, outside_root_problem, relative_name,
+)
 from pipeline.readers.taxonomy import OPENMIC_CLASSES, fixed_taxonomy
 from pipeline.track import DatasetError, Track, TrackProblem, deterministic_split, file_hash
 
@@ -68,6 +70,7 @@ def load_class_map(root: Path) -> tuple[str, ...]:
     path = root / CLASS_MAP
     if not path.is_file():
         return OPENMIC_CLASSES
+    check_inside_root(path, root)
     try:
         mapping = json.loads(path.read_text(encoding="utf-8"))
         order = sorted(mapping.items(), key=lambda item: int(item[1]))
@@ -196,6 +199,10 @@ def read_openmic(
         raise DatasetError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
     deterministic_split("check", split_ratios)
     csv_path, npz_path = root / LABELS_CSV, root / LABELS_NPZ
+    partitions = {split: root / name for split, name in PARTITIONS.items()}
+    for path in (csv_path, npz_path, *partitions.values()):
+        if path.is_file():
+            check_inside_root(path, root)
     problems: dict[str, str] = {}
     if csv_path.is_file():
         labels_path = csv_path
@@ -207,8 +214,8 @@ def read_openmic(
         raise DatasetError(f"{root}: no OpenMIC labels ({LABELS_CSV} or {LABELS_NPZ}); check the path")
     split_of = partial(
         openmic_split,
-        train=load_partition(root / PARTITIONS["train"]),
-        test=load_partition(root / PARTITIONS["test"]),
+        train=load_partition(partitions["train"]),
+        test=load_partition(partitions["test"]),
         validation_fraction=validation_fraction,
         split_ratios=split_ratios,
     )
@@ -256,6 +263,10 @@ def _read_clips(
                 key, root / "audio" / key[:3] / f"{key}.ogg",
                 "audio file is missing for a labelled clip; download the OpenMIC audio",
             )
+            continue
+        refused = outside_root_problem(key, [audio], root)
+        if refused is not None:
+            yield refused
             continue
         header = audio_header(key, audio)
         if isinstance(header, TrackProblem):

@@ -8,7 +8,8 @@ A stem counts when both its MIDI and its audio file exist: the ``audio_rendered`
 ``midi_saved`` flags in ``metadata.yaml`` are not reliable (BabySlakh sets them all false).
 ``audio_dir`` / ``midi_dir`` in the metadata are relative to the track folder (BabySlakh,
 ``stems``) or start with the track's own name (redux, ``Track00001/stems``); both work, and
-a directory that resolves outside the dataset root is refused.
+a directory that resolves outside the dataset root is refused, and so is any file (metadata,
+mix, stem audio, MIDI) that links outside it.
 
 Each counted stem's notes (pretty_midi, note on to note off) become events of the stem's
 class in the chosen taxonomy (:mod:`pipeline.readers.taxonomy`); a class is active over the
@@ -29,10 +30,12 @@ import yaml
 from pipeline.readers.files import (
     SourceHashCache,
     audio_header,
+    check_inside_root,
     check_root,
     error_message,
     hash_sources,
     inside_root,
+    outside_root_problem,
     walk_files,
 )
 from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
@@ -183,6 +186,7 @@ def read_track(
     track_id = folder.name
     metadata_path = folder / "metadata.yaml"
     try:
+        check_inside_root(metadata_path, root)
         metadata = load_metadata(metadata_path)
         audio_dir = resolve_track_dir(folder, metadata.get("audio_dir") or "stems", root, "audio_dir", metadata_path)
         midi_dir = resolve_track_dir(folder, metadata.get("midi_dir") or "MIDI", root, "midi_dir", metadata_path)
@@ -191,6 +195,9 @@ def read_track(
     mix = find_audio(folder, "mix")
     if mix is None:
         return TrackProblem(track_id, folder / "mix.flac", "mix audio (mix.flac or mix.wav) is missing; download it")
+    refused = outside_root_problem(track_id, [mix], root)
+    if refused is not None:
+        return refused
     header = audio_header(track_id, mix)
     if isinstance(header, TrackProblem):
         return header
@@ -205,6 +212,9 @@ def read_track(
         audio_path = find_audio(audio_dir, str(stem_name))
         if audio_path is None or not midi_path.is_file():
             continue  # not rendered or not saved: the flags in metadata.yaml are not trusted
+        refused = outside_root_problem(track_id, [audio_path, midi_path], root)
+        if refused is not None:
+            return refused
         stems[str(stem_name)] = audio_path
         label = vocabulary.class_of_program(int(stem["program_num"]), is_drum=bool(stem.get("is_drum", False)))
         try:

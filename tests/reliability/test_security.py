@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import aam_song, listening_sockets, off_loopback, run_cli, write_audio, zero_byte
+from .conftest import (
+    aam_song, listening_sockets, off_loopback, openmic_root, run_cli, slakh_track, write_audio, zero_byte,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -186,6 +188,132 @@ def test_instrec_extract_default_cluster_listens_on_localhost_only(tmp_path):
     assert seen, "no listening socket seen: did the run start its local cluster?"
     assert not off_loopback(seen), seen
     assert b"dashboard" not in out + err and b"INFO distributed" not in err, err  # no library chatter
+
+
+# --- nothing outside the dataset root is read ----------------------------------------------
+
+OUTSIDE = "links to a file outside the dataset root"
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """Files outside every dataset root: a credentials file whose every line holds a unique
+    secret (whatever line a parser quotes, it quotes the secret), and real, readable audio."""
+    secret = "instrecLINKSECRET" + uuid.uuid4().hex
+    credentials = tmp_path / "home" / ".aws" / "credentials"
+    credentials.parent.mkdir(parents=True)
+    credentials.write_text(f"[{secret}]\naws_access_key_id = {secret}\n{secret}: {secret}\n- {secret}\n")
+    audio = write_audio(tmp_path / "elsewhere" / "song.flac", 1.0, format="FLAC")
+    return {"secret": secret, "credentials": credentials, "audio": audio}
+
+
+def relink(path: Path, target: Path) -> Path:
+    """Replace ``path`` (a dataset file) by a symbolic link to ``target``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    os.symlink(target, path)
+    return path
+
+
+def slakh_links(root: Path, outside: dict) -> tuple[list[str], list[Path]]:
+    """A good track, and one track per kind of file linked outside (metadata, mix, stem audio, MIDI)."""
+    slakh_track(root, "Track00001")
+    links = [
+        relink(slakh_track(root, "Track00002") / "metadata.yaml", outside["credentials"]),
+        relink(slakh_track(root, "Track00003") / "mix.flac", outside["audio"]),
+        relink(slakh_track(root, "Track00004") / "stems" / "S00.flac", outside["audio"]),
+        relink(slakh_track(root, "Track00005") / "MIDI" / "S00.mid", outside["credentials"]),
+    ]
+    return ["Track00001"], links
+
+
+def aam_links(root: Path, outside: dict) -> tuple[list[str], list[Path]]:
+    aam_song(root, "0001")
+    aam_song(root, "0002")
+    aam_song(root, "0003")
+    links = [relink(root / "0002_onsets.arff", outside["credentials"]),
+             relink(root / "0003_mix.flac", outside["audio"])]
+    return ["0001"], links
+
+
+def folder_links(root: Path, outside: dict) -> tuple[list[str], list[Path]]:
+    write_audio(root / "good.wav", 1.0)
+    links = [relink(root / "secret.wav", outside["credentials"]), relink(root / "sub" / "song.flac", outside["audio"])]
+    return ["good"], links
+
+
+def openmic_links(root: Path, outside: dict) -> tuple[list[str], list[Path]]:
+    openmic_root(root, {"000001_0": True, "000002_0": True})
+    return ["000001_0"], [relink(root / "audio" / "000" / "000002_0.wav", outside["audio"])]
+
+
+LINKED_DATASETS = {"slakh": slakh_links, "aam": aam_links, "folder": folder_links, "openmic": openmic_links}
+
+
+def assert_secret_nowhere(secret: str, texts: dict[str, str], store: Path) -> None:
+    for where, text in texts.items():
+        assert secret not in text, f"the linked file's content appears in {where}"
+    files = [path for path in store.rglob("*") if path.is_file()]
+    assert any(path.parent.name == "runs" for path in files) and store / "manifest.json" in files, files
+    for path in files:  # run logs, manifest, source hashes, zarr metadata and chunks
+        assert secret.encode() not in path.read_bytes(), f"the linked file's content appears in {path}"
+
+
+@pytest.mark.parametrize("dataset", sorted(LINKED_DATASETS))
+def test_file_links_out_of_the_dataset_root_are_refused_and_never_quoted(tmp_path, outside, dataset):
+    root = tmp_path / dataset
+    good, links = LINKED_DATASETS[dataset](root, outside)
+    rc, manifest_out, manifest_err = run_cli(["manifest", str(root), "--dataset", dataset])
+    assert rc == 0, manifest_err
+    assert [json.loads(line)["track_id"] for line in manifest_out.splitlines()] == good
+    for link in links:
+        assert f"{link}: {OUTSIDE} {root}; refusing to read it" in manifest_err, (link, manifest_err)
+    store = tmp_path / "store"
+    rc, out, err = run_cli(["extract", str(root), "--dataset", dataset, "--store", str(store), "--workers", "0",
+                            "--no-progress", "--json"])
+    summary = json.loads(out)
+    assert rc == 1 and summary["done"] == len(good), summary
+    assert sorted(f["path"] for f in summary["failed"]) == sorted(map(str, links)), summary["failed"]
+    assert all(f["problem"].startswith(f"{f['path']}: {OUTSIDE}") for f in summary["failed"]), summary["failed"]
+    assert_secret_nowhere(outside["secret"], {"manifest stdout": manifest_out, "manifest stderr": manifest_err,
+                                              "extract stdout": out, "extract stderr": err}, store)
+
+
+def test_openmic_vggish_json_linked_outside_is_refused_by_the_import(tmp_path, outside):
+    root = openmic_root(tmp_path / "openmic", {"000001_0": True, "000002_0": True})
+    good = root / "vggish" / "000" / "000001_0.json"
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps({"time_points": [0.0], "features": [[128] * 128]}))
+    link = relink(root / "vggish" / "000" / "000002_0.json", outside["credentials"])
+    store = tmp_path / "store"
+    rc, out, err = run_cli(["import-openmic-vggish", str(root), "--store", str(store), "--json"])
+    summary = json.loads(out)
+    assert rc == 1 and summary["done"] == 1, (summary, err)
+    assert [(f["path"], f["problem"].startswith(f"{link}: {OUTSIDE}")) for f in summary["failed"]] == [
+        (str(link), True)], summary["failed"]
+    assert_secret_nowhere(outside["secret"], {"stdout": out, "stderr": err}, store)
+
+
+def test_a_whole_dataset_file_linked_outside_stops_the_run_naming_the_link(tmp_path, outside):
+    root = openmic_root(tmp_path / "openmic", {"000001_0": True})
+    link = relink(root / "openmic-2018-aggregated-labels.csv", outside["credentials"])
+    rc, out, err = run_cli(["manifest", str(root), "--dataset", "openmic"])
+    assert rc == 2 and err.startswith(f"instrec manifest: error: {link}: {OUTSIDE}"), err
+    assert outside["secret"] not in out + err
+
+
+def test_file_links_inside_the_dataset_root_keep_working(tmp_path):
+    root = tmp_path / "slakh"
+    first = slakh_track(root, "Track00001")
+    second = slakh_track(root, "Track00002")
+    relink(second / "metadata.yaml", Path("..") / "Track00001" / "metadata.yaml")  # relative, inside the root
+    relink(second / "MIDI" / "S00.mid", first / "MIDI" / "S00.mid")  # absolute, inside the root
+    store = tmp_path / "store"
+    rc, out, err = run_cli(["extract", str(root), "--dataset", "slakh", "--store", str(store), "--workers", "0",
+                            "--no-progress", "--json"])
+    summary = json.loads(out)
+    assert rc == 0 and summary["done"] == 2 and not summary["failed"], (summary, err)
 
 
 # --- no credentials in prefect.yaml, output, logs or the store ---------------------------------
