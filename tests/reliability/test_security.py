@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import (
-    aam_song, listening_sockets, off_loopback, openmic_root, run_cli, slakh_track, write_audio, zero_byte,
+    aam_song, arff_text, listening_sockets, off_loopback, openmic_root, run_cli, slakh_track, write_audio, zero_byte,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -314,6 +314,88 @@ def test_file_links_inside_the_dataset_root_keep_working(tmp_path):
                             "--no-progress", "--json"])
     summary = json.loads(out)
     assert rc == 0 and summary["done"] == 2 and not summary["failed"], (summary, err)
+
+
+# --- error messages name the file, the line and what was expected, never the content -------
+
+SLAKH_META = "audio_dir: stems\nmidi_dir: MIDI\nstems:\n  S00:\n    is_drum: false\n    program_num: {program}\n"
+
+
+def quoting_cases(secret: str) -> dict[str, tuple[str, str, dict, str]]:
+    """kind: (dataset, track id, file -> its text (bytes for MIDI), regex of the message).  Each file
+    holds ``secret`` where the parser fails, so quoting the offending text would quote it."""
+    piano = ["Onset events of Piano"]
+    return {
+        "YAML syntax error": ("slakh", "Track00001", {"metadata.yaml": f"[default]\naws_access_key_id = {secret}\n"},
+                              r"metadata\.yaml: cannot read the track metadata: not valid YAML at line 2, column 1; "
+                              r"expected a mapping with 'stems'"),
+        "YAML unknown tag": ("slakh", "Track00001", {"metadata.yaml": f"stems: !{secret} x\n"},
+                             r"metadata\.yaml: cannot read the track metadata: not valid YAML at line 1, column 8"),
+        "YAML program_num not a number": ("slakh", "Track00001",
+                                          {"metadata.yaml": SLAKH_META.format(program=secret)},
+                                          r"metadata\.yaml: line 6: program_num is not a number; expected a General "
+                                          r"MIDI program 0-127"),
+        "YAML audio_dir outside": ("slakh", "Track00001",
+                                   {"metadata.yaml": SLAKH_META.format(program=0).replace(
+                                       "audio_dir: stems", f"audio_dir: ../../../{secret}")},
+                                   r"metadata\.yaml: audio_dir is absolute or points outside the dataset root"),
+        "MIDI bytes": ("slakh", "Track00001", {"MIDI/S00.mid": b"MThd\x00\x00\x00\x06" + secret.encode() * 4},
+                       r"S00\.mid: cannot parse the MIDI file \(\w+\); expected a Standard MIDI File"),
+        "ARFF bad key cell": ("aam", "0001", {"0001_onsets.arff": arff_text(piano, [f"0.0,'{secret}'", "0.9,'[]'"])},
+                              r"0001_onsets\.arff: line 7 \(data row 1\), column 2: expected a bracketed list of "
+                              r"MIDI keys like '\[\+36,42\]'"),
+        "ARFF bad number": ("aam", "0001", {"0001_onsets.arff": arff_text(piano, [f"{secret},'[]'"])},
+                            r"0001_onsets\.arff: malformed ARFF at line 7: a value that is not a number in a "
+                            r"NUMERIC column"),
+        "ARFF row wider than the header": ("aam", "0001",
+                                           {"0001_onsets.arff": arff_text(piano, [f"0.0,'[]',{secret},{secret}"])},
+                                           r"0001_onsets\.arff: malformed ARFF at line 7: a data row that does not "
+                                           r"match the @ATTRIBUTE columns"),
+        "ARFF unknown instrument": ("aam", "0001",
+                                    {"0001_onsets.arff": arff_text([f"Onset events of {secret}"], ["0.0,'[]'"])},
+                                    r"0001_onsets\.arff: line 4: column 2 names an instrument outside the AAM "
+                                    r"vocabulary"),
+        "ARFF column name": ("aam", "0001", {"0001_onsets.arff": arff_text([secret], ["0.0,'[]'"])},
+                             r"0001_onsets\.arff: line 4: column 2 is not named 'Onset events of <Instrument>'"),
+        "OpenMIC CSV instrument": ("openmic", "000001_0", {
+            "openmic-2018-aggregated-labels.csv": f"sample_key,instrument,relevance,num_responses\n"
+                                                  f"000001_0,{secret},1.0,3\n"},
+                                   r"openmic-2018-aggregated-labels\.csv: line 2: unknown instrument; expected one "
+                                   r"of accordion,"),
+        "OpenMIC CSV relevance": ("openmic", "000001_0", {
+            "openmic-2018-aggregated-labels.csv": f"sample_key,instrument,relevance,num_responses\n"
+                                                  f"000001_0,piano,{secret},3\n"},
+                                  r"openmic-2018-aggregated-labels\.csv: line 2: the relevance is not a probability "
+                                  r"in \[0, 1\]"),
+        "OpenMIC class map": ("openmic", "", {"class-map.json": json.dumps({"piano": secret})},
+                              r"class-map\.json: expected a JSON object mapping each class name to its column index"),
+        "OpenMIC class map syntax": ("openmic", "", {"class-map.json": f'{{"piano": 0,\n {secret}}}'},
+                                     r"class-map\.json: not valid JSON at line 2, column 2; expected a JSON object"),
+    }
+
+
+def write_quoting_case(root: Path, dataset: str, track_id: str, files: dict) -> None:
+    if dataset == "slakh":
+        folder = slakh_track(root, track_id)
+    elif dataset == "aam":
+        folder = aam_song(root, track_id).parent
+    else:
+        folder = openmic_root(root, {"000001_0": True})
+    for name, text in files.items():
+        (folder / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+
+
+@pytest.mark.parametrize("kind", sorted(quoting_cases("x")))
+def test_reader_errors_name_file_line_and_expectation_never_the_content(tmp_path, kind):
+    secret = "instrecQUOTED" + uuid.uuid4().hex[:12]
+    dataset, track_id, files, pattern = quoting_cases(secret)[kind]
+    root = tmp_path / dataset
+    write_quoting_case(root, dataset, track_id, files)
+    rc, out, err = run_cli(["manifest", str(root), "--dataset", dataset])
+    assert rc == 2, out + err  # the only track (or the whole dataset) fails
+    assert re.search(pattern, err), err
+    assert secret not in out + err
+    assert len(err.strip().splitlines()) == (1 if not track_id else 3), err  # one line per failure
 
 
 # --- no credentials in prefect.yaml, output, logs or the store ---------------------------------
