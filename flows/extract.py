@@ -74,13 +74,15 @@ def extract_on_task_runner(params: ExtractParams) -> dict[str, Any]:
 
 
 def task_runner_for(params: ExtractParams) -> Any:
-    """An existing Dask cluster by address, else a local one with ``workers`` threads."""
+    """An existing Dask cluster by address, else a local one with ``workers`` threads that
+    listens on 127.0.0.1 only (:func:`pipeline.extraction.local_cluster.start_local_cluster`)."""
     from prefect_dask import DaskTaskRunner
+
+    from pipeline.extraction.local_cluster import start_local_cluster
 
     if params.dask_address:
         return DaskTaskRunner(address=params.dask_address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": 1, "threads_per_worker": params.workers,
-                                          "processes": False, "dashboard_address": None})
+    return DaskTaskRunner(cluster_class=start_local_cluster, cluster_kwargs={"workers": params.workers})
 
 
 @flow(name="extract-features", log_prints=True)

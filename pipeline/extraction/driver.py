@@ -149,7 +149,8 @@ class _Cluster:
     each spend one to three seconds starting and importing numpy, scipy, soundfile and zarr
     (a third of a 200-song run on 2 cores).  ``processes=True`` gives one process per worker
     (for feature code that holds the GIL).  :meth:`start_soon` starts it in a background
-    thread, overlapping its start-up with the dataset scan.
+    thread, overlapping its start-up with the dataset scan.  Either kind listens on 127.0.0.1
+    only (:func:`pipeline.extraction.local_cluster.start_local_cluster`).
     """
 
     def __init__(self, *, workers: int, address: str | None, processes: bool = False) -> None:
@@ -165,15 +166,9 @@ class _Cluster:
             self._starting = self._pool.submit(self._start_local)
 
     def _start_local(self) -> Any:
-        from dask.distributed import LocalCluster
+        from pipeline.extraction.local_cluster import start_local_cluster
 
-        if not self.processes:
-            return LocalCluster(n_workers=1, threads_per_worker=self.workers, processes=False,
-                                dashboard_address=None, silence_logs=logging.ERROR)
-        return LocalCluster(
-            n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-            host="127.0.0.1", silence_logs=logging.ERROR,
-        )
+        return start_local_cluster(workers=self.workers, processes=self.processes)
 
     def ready(self) -> bool:
         """True when :meth:`client` would not wait for a local cluster to start."""

@@ -226,7 +226,7 @@ def test_slakh_bad_tracks_are_reported_and_the_good_one_still_comes(redux_root):
     assert set(problems) == {f"Track0000{i}" for i in range(2, 10)}
     expect = {
         "Track00002": ("metadata.yaml", "'stems' is missing"),
-        "Track00003": ("metadata.yaml", "stem 'S03' has no field 'program_num'"),
+        "Track00003": ("metadata.yaml", "line 36: stem has no field 'program_num'"),  # the line of 'S03:'
         "Track00004": ("S02.mid", "no notes"),
         "Track00005": ("metadata.yaml", "outside the dataset root"),
         "Track00006": ("mix.flac", "missing"),
