@@ -43,6 +43,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--endpoint-url", default=None, help="S3 endpoint (MinIO, moto) for s3:// stores")
     p.set_defaults(handler=_tune)
 
+    p = subparsers.add_parser(
+        "recipe", help="leave-one-timbre-out recipe: corpora -> stem stores -> remix training -> reports",
+        description="Render a training corpus with some of the project's soundfonts and a held-out corpus "
+                    "with another, build log-mel stores (stems for the training corpus), train with the "
+                    "recipe's settings choosing epochs and thresholds on the held-out validation half, and "
+                    "report the in-domain and held-out test splits per family beside the prior baseline. "
+                    "Steps already done with the same settings are skipped. --export writes a model folder "
+                    "with its card (what `make model` does).",
+    )
+    p.add_argument("--out", required=True, type=Path, help="working folder (corpora, stores, run, reports)")
+    p.add_argument("--config", type=Path, help="recipe JSON: fields of evaluation.protocol.ProtocolConfig")
+    for flag, kind, text in (("--songs", int, "training-corpus songs"), ("--seconds", float, "song length"),
+                             ("--held-out-songs", int, "held-out songs"), ("--seed", int, "seed"),
+                             ("--workers", int, "rendering/extraction workers")):
+        p.add_argument(flag, type=kind, help=f"{text} (overrides the recipe)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--export", type=Path, metavar="MODEL_DIR", help="write the model folder and card here")
+    p.add_argument("--name", default="gm-families", help="model name in the card (default: gm-families)")
+    p.set_defaults(handler=_recipe)
+
     p = subparsers.add_parser("compare", help="put several evaluation reports side by side")
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="report directories")
     p.add_argument("--out", required=True, type=Path)
@@ -54,8 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "timeline; several --run options compare runs on the same songs.",
     )
     p.add_argument("audio", nargs="+", type=Path, metavar="AUDIO", help="WAV/FLAC/OGG/MP3 files")
-    p.add_argument("--run", required=True, action="append", type=Path, dest="runs",
-                   help="run directory (repeat to compare runs)")
+    p.add_argument("--run", action="append", type=Path, dest="runs",
+                   help="run or model directory (repeat to compare runs; default: the shipped model, "
+                        "$INSTREC_MODEL or models/gm-families)")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS")
     p.add_argument("--min-duration", type=float, default=0.0, metavar="SECONDS",
@@ -94,6 +115,30 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe(args: argparse.Namespace) -> int:
+    from evaluation.model_card import export_model
+    from evaluation.protocol import ProtocolConfig, ProtocolError, markdown_tables, run_protocol
+
+    values = {}
+    if args.config is not None:
+        try:
+            values = json.loads(args.config.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ProtocolError(f"{args.config}: cannot read the recipe ({exc}); pass a JSON object of "
+                                "ProtocolConfig fields") from None
+    for name in ("songs", "seconds", "held_out_songs", "seed", "workers"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    config = ProtocolConfig.from_json(values)
+    summary = run_protocol(config, args.out, device=args.device)
+    print(markdown_tables(summary))
+    for name, path in summary["reports"].items():
+        print(f"{name} report: {path}")
+    if args.export is not None:
+        print(f"model written to {export_model(summary['run'], args.export, summary=summary, name=args.name)}")
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from evaluation.compare import compare_reports
 
@@ -104,7 +149,13 @@ def _compare(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from evaluation.predict import predict_files
 
-    result = predict_files(args.audio, args.runs, args.out, smoothing_s=args.smoothing,
+    runs = args.runs
+    if not runs:
+        from evaluation.model_card import default_model_dir
+
+        runs = [default_model_dir()]
+        print(f"using the shipped model {runs[0]} (pass --run to choose another)")
+    result = predict_files(args.audio, runs, args.out, smoothing_s=args.smoothing,
                            min_duration_s=args.min_duration, thresholds=args.thresholds)
     for path in result["written"]:
         print(path)

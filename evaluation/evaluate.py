@@ -356,6 +356,9 @@ def _per_class_table(classes, thresholds, scored) -> dict[str, dict[str, Any]]:
             row["clip_f1"] = main["clip"]["f1_pos"][c]
             row["clip_f1_posneg"] = main["clip"]["f1_posneg"][c]
         row["n_known_frames"] = int(main["per_class"]["n_known"][c])
+        # the class's prior baseline: always active (the best constant decision for its F1 alone)
+        share = row["support"] / row["n_known_frames"] if row["n_known_frames"] else 0.0
+        row["baseline_f1"] = 2 * share / (1 + share) if share > 0 else None
         table[name] = row
     return table
 

@@ -25,7 +25,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "pipeline.embedding_commands": ("import-openmic-vggish", "pretrain-embedding"),
     "storage.commands": ("store",),
     "training.commands": ("train",),
-    "evaluation.commands": ("evaluate", "tune-thresholds", "compare", "predict"),
+    "evaluation.commands": ("evaluate", "tune-thresholds", "recipe", "compare", "predict"),
     "flows.commands": ("demo",),
 }
 
