@@ -46,6 +46,7 @@ _N_PARTS_P = (0.06, 0.12, 0.17, 0.19, 0.17, 0.13, 0.09, 0.07)
 _EXTRA_ROLES = ("chords", "pad", "arpeggio", "counter", "riff", "stabs", "melody", "bass")
 _EXTRA_P = (0.22, 0.13, 0.14, 0.15, 0.13, 0.09, 0.07, 0.07)
 _CHORALE_ROLES = ("melody", "counter", "counter", "bass")
+_CHORD_SIZES = {"pad": (3, 4, 5), "stabs": (2, 3, 4)}
 
 __all__ = ["Note", "Part", "Section", "Song", "compose_song", "PIECE_RATE"]
 
@@ -103,7 +104,11 @@ def compose_song(
     strong = set(range(0, total, meter.beat * STEP))
     lines: list[list[tuple[int, int, int]]] = []
     if piece is None:
-        slot = meter.bar * int(rng.choice((1, 1, 2))) if meter.numerator == 3 else meter.bar * float(rng.choice((0.5, 1, 1, 2)))
+        slot = (
+            meter.bar * int(rng.choice((1, 1, 2)))
+            if meter.numerator == 3
+            else meter.bar * float(rng.choice((0.5, 1, 1, 2)))
+        )
         harmony = progression_harmony(rng, tonic=tonic, mode=mode, sections=sections, slot=int(slot))
     else:
         lines = _piece_lines(rng, piece, meter, n_bars, tonic)
@@ -127,7 +132,9 @@ def compose_song(
     for plan, active, source in zip(plans, activity, sources):
         if plan is None:
             continue
-        notes = _write_part(rng, frame, plan, active, None if source is None else lines[source], piece is None)
+        notes = _write_part(
+            rng, frame, plan, active, None if source is None else lines[source], piece is None
+        )
         jitter = int(rng.integers(0, 6 if plan.role == "drums" else 14))
         notes = [_humanise(rng, n, ratio, unit, jitter) for n in notes]
         fitted = _fit(notes, limit)
@@ -167,7 +174,9 @@ def _form(rng: np.random.Generator, n_bars: int, meter: Meter, *, intro: bool) -
     ]
 
 
-def _piece_lines(rng, piece: Piece, meter: Meter, n_bars: int, tonic: int) -> list[list[tuple[int, int, int]]]:
+def _piece_lines(
+    rng: np.random.Generator, piece: Piece, meter: Meter, n_bars: int, tonic: int
+) -> list[list[tuple[int, int, int]]]:
     """The piece's voices over the song: from a random bar, looped, moved to the song's key."""
     bar = meter.bar
     first = int(rng.integers(0, max(1, piece.length // bar - n_bars + 1)))
@@ -186,7 +195,7 @@ def _piece_lines(rng, piece: Piece, meter: Meter, n_bars: int, tonic: int) -> li
     return out
 
 
-def _line_roles(rng, piece: Piece | None) -> list[tuple[int, str]]:
+def _line_roles(rng: np.random.Generator, piece: Piece | None) -> list[tuple[int, str]]:
     """(line index, role) of the piece's voices that become parts."""
     if piece is None:
         return []
@@ -197,7 +206,7 @@ def _line_roles(rng, piece: Piece | None) -> list[tuple[int, str]]:
     return [(i, _CHORALE_ROLES[i]) for i in kept]
 
 
-def _pick_roles(rng, line_roles: list[str]) -> list[str]:
+def _pick_roles(rng: np.random.Generator, line_roles: list[str]) -> list[str]:
     """Roles of the song's parts: the piece's lines first, then drums, bass and extras."""
     n_parts = max(int(rng.choice(_N_PARTS, p=_N_PARTS_P)), len(line_roles) + 1)
     roles = list(line_roles)
@@ -212,7 +221,14 @@ def _pick_roles(rng, line_roles: list[str]) -> list[str]:
     return roles
 
 
-def _choose_voice(rng, role: str, voices, used_labels: set[str], used_programs: set[int], distinct: bool):
+def _choose_voice(
+    rng: np.random.Generator,
+    role: str,
+    voices,
+    used_labels: set[str],
+    used_programs: set[int],
+    distinct: bool,
+):
     """A voice for ``role``: a class first (:func:`class_weight`), then one of its programs."""
     candidates = [
         v for v in voices
@@ -228,7 +244,7 @@ def _choose_voice(rng, role: str, voices, used_labels: set[str], used_programs: 
     return own[int(rng.choice(len(own), p=weights / weights.sum()))]
 
 
-def _register(rng, voice: Voice, role: str) -> tuple[int, int]:
+def _register(rng: np.random.Generator, voice: Voice, role: str) -> tuple[int, int]:
     """A register inside the voice's range: 14-26 semitones, low for bass lines."""
     span = voice.high - voice.low
     width = min(span, int(rng.integers(14, 27)))
@@ -242,7 +258,9 @@ def _register(rng, voice: Voice, role: str) -> tuple[int, int]:
     return low, low + width
 
 
-def _plan_parts(rng, roles: list[str], voices, distinct: bool, bpm: int) -> list[PartPlan | None]:
+def _plan_parts(
+    rng: np.random.Generator, roles: list[str], voices, distinct: bool, bpm: int
+) -> list[PartPlan | None]:
     """One plan per role (None where the palette has no free voice for it)."""
     used_labels: set[str] = set()
     used_programs: set[int] = set()
@@ -256,29 +274,43 @@ def _plan_parts(rng, roles: list[str], voices, distinct: bool, bpm: int) -> list
         used_labels.add(voice.label)
         used_programs.add(voice.program)
         low, high = (voice.low, voice.high) if voice.is_drum else _register(rng, voice, role)
-        legato = {"pad": (0.85, 1.0), "stabs": (0.15, 0.4), "counter": (0.6, 1.0), "melody": (0.45, 1.0)}.get(role, (0.25, 1.0))
+        legato = {"pad": (0.85, 1.0), "stabs": (0.15, 0.4), "counter": (0.6, 1.0), "melody": (0.45, 1.0)}.get(
+            role, (0.25, 1.0)
+        )
         velocity = int(rng.integers(35, 91)) if role == "pad" else int(rng.integers(50, 116))
-        strum = int(round(rng.uniform(8, 45) * ticks_per_ms)) if role in ("chords", "stabs") and rng.random() < 0.35 else 0
+        strum = (
+            int(round(rng.uniform(8, 45) * ticks_per_ms))
+            if role in ("chords", "stabs") and rng.random() < 0.35
+            else 0
+        )
         plans.append(PartPlan(
             role=role, voice=voice, low=low, high=high, velocity=velocity,
             legato=float(rng.uniform(*legato)), density=float(rng.uniform(0.15, 0.95)),
             style=str(rng.choice(STYLES.get(role, ("groove",)))),
-            n_notes=int(rng.choice((3, 4, 5) if role == "pad" else (2, 3, 4) if role == "stabs" else (2, 3, 3, 4, 4, 5))),
+            n_notes=int(rng.choice(_CHORD_SIZES.get(role, (2, 3, 3, 4, 4, 5)))),
             spread="open" if rng.random() < 0.35 else "close", strum=strum,
         ))  # fmt: skip
     return plans
 
 
-def _activity(rng, roles: list[str], n_sections: int, sources: list[int | None]) -> list[list[bool]]:
+def _activity(
+    rng: np.random.Generator, roles: list[str], n_sections: int, sources: list[int | None]
+) -> list[list[bool]]:
     """Per part, whether it plays in each section: entries, drop-outs and early exits."""
     if n_sections == 1:
         return [[True] for _ in roles]
     out = []
     for role, source in zip(roles, sources):
         core = source is not None or role in ("drums", "bass", "melody")
-        entry = 0 if rng.random() < (0.6 if core else 0.35) else int(rng.integers(1, max(2, n_sections // 2 + 1)))
+        entry = (
+            0 if rng.random() < (0.6 if core else 0.35) else int(rng.integers(1, max(2, n_sections // 2 + 1)))
+        )
         entry = min(entry, n_sections - 1)
-        stop = int(rng.integers(entry + 1, n_sections)) if rng.random() < 0.15 and entry < n_sections - 1 else n_sections
+        stop = (
+            int(rng.integers(entry + 1, n_sections))
+            if rng.random() < 0.15 and entry < n_sections - 1
+            else n_sections
+        )
         out.append([entry <= s < stop and (s == entry or rng.random() > 0.12) for s in range(n_sections)])
     for s in range(n_sections):  # never a silent section
         if not any(active[s] for active in out):
@@ -286,7 +318,9 @@ def _activity(rng, roles: list[str], n_sections: int, sources: list[int | None])
     return out
 
 
-def _write_part(rng, frame: Frame, plan: PartPlan, active: list[bool], line, generative: bool) -> list[Note]:
+def _write_part(
+    rng: np.random.Generator, frame: Frame, plan: PartPlan, active: list[bool], line, generative: bool
+) -> list[Note]:
     """All sections of one part; a generative part repeats its material when a letter returns."""
     groove = draw_groove(rng, frame.meter) if plan.role == "drums" else None
     remembered: dict[str, tuple[int, int, list[Note]]] = {}
@@ -299,9 +333,16 @@ def _write_part(rng, frame: Frame, plan: PartPlan, active: list[bool], line, gen
         elif groove is not None:
             fill = index + 1 < len(frame.sections)
             notes += write_drums(rng, frame, plan, start, end, groove=groove, fill=fill)
-        elif generative and letter in remembered and remembered[letter][1] == end - start and rng.random() < 0.8:
+        elif (
+            generative
+            and letter in remembered
+            and remembered[letter][1] == end - start
+            and rng.random() < 0.8
+        ):
             first, _length, earlier = remembered[letter]
-            notes += [Note(n.pitch, n.velocity, n.start - first + start, n.end - first + start) for n in earlier]
+            notes += [
+                Note(n.pitch, n.velocity, n.start - first + start, n.end - first + start) for n in earlier
+            ]
         else:
             written = WRITERS[plan.role](rng, frame, plan, start, end)
             remembered[letter] = (start, end - start, written)
@@ -309,7 +350,7 @@ def _write_part(rng, frame: Frame, plan: PartPlan, active: list[bool], line, gen
     return notes
 
 
-def _humanise(rng, note: Note, ratio: float, unit: int, jitter: int) -> Note:
+def _humanise(rng: np.random.Generator, note: Note, ratio: float, unit: int, jitter: int) -> Note:
     """Swing the note onto the feel and move it by up to ``jitter`` ticks."""
     start, end = warp(note.start, ratio, unit), warp(note.end, ratio, unit)
     if jitter:
@@ -328,7 +369,9 @@ def _fit(notes: list[Note], limit: int) -> tuple[Note, ...]:
             if note.start - prev.start >= GAP:
                 kept.append(Note(prev.pitch, prev.velocity, prev.start, note.start))
             elif note.start == prev.start:
-                note = Note(note.pitch, max(note.velocity, prev.velocity), note.start, max(note.end, prev.end))
+                note = Note(
+                    note.pitch, max(note.velocity, prev.velocity), note.start, max(note.end, prev.end)
+                )
                 end = min(note.end, limit)
         if end - note.start >= GAP:
             kept.append(Note(note.pitch, note.velocity, note.start, end))

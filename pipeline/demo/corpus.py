@@ -61,7 +61,7 @@ from pipeline.track import InstrecError, deterministic_split
 
 SOUNDFONT_SPLITS = ("stem", "holdout", "cycle", "random")
 GENERATOR = "instrec demo-corpus 2"
-SONGS_PER_BATCH = 8
+SONGS_PER_BATCH = 24
 _KIT_P = (0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)  # Standard kit most often
 
 logger = logging.getLogger(__name__)
@@ -140,6 +140,17 @@ def compose_corpus(
     ]  # fmt: skip
 
 
+def check_soundfont_split(mode: str, n_soundfonts: int) -> None:
+    """Raise the one-line error for an unknown mode or a holdout without two soundfonts."""
+    if mode not in SOUNDFONT_SPLITS:
+        raise InstrecError(f"unknown soundfont split {mode!r}; choose one of {', '.join(SOUNDFONT_SPLITS)}")
+    if mode == "holdout" and n_soundfonts < 2:
+        raise InstrecError(
+            "--soundfont-split holdout needs at least two soundfonts (the last one is kept for the "
+            "test split); pass more with --soundfont or $INSTREC_SOUNDFONTS"
+        )
+
+
 def assign_soundfonts(
     n_stems: list[int], splits: list[str], soundfonts: list[Path], *, mode: str, seed: int
 ) -> list[tuple[Path, ...]]:
@@ -152,14 +163,8 @@ def assign_soundfonts(
     splits : list[str]
         Split of each song.
     """
+    check_soundfont_split(mode, len(soundfonts))
     n = len(soundfonts)
-    if mode not in SOUNDFONT_SPLITS:
-        raise InstrecError(f"unknown soundfont split {mode!r}; choose one of {', '.join(SOUNDFONT_SPLITS)}")
-    if mode == "holdout" and n < 2:
-        raise InstrecError(
-            "--soundfont-split holdout needs at least two soundfonts (the last one is kept for the "
-            "test split); pass more with --soundfont or $INSTREC_SOUNDFONTS"
-        )
     out = []
     for i, (count, split) in enumerate(zip(n_stems, splits)):
         if mode == "cycle":
@@ -170,7 +175,12 @@ def assign_soundfonts(
             out.append((soundfonts[-1],) * count)
         else:
             pool = soundfonts[:-1] if mode == "holdout" else soundfonts
-            out.append(tuple(pool[int(np.random.default_rng([seed, i, 2, k]).integers(len(pool)))] for k in range(count)))
+            out.append(
+                tuple(
+                    pool[int(np.random.default_rng([seed, i, 2, k]).integers(len(pool)))]
+                    for k in range(count)
+                )
+            )
     return out
 
 
@@ -206,7 +216,9 @@ def _write_song(out: Path, config: CorpusConfig, job: _Job, audio: list[np.ndarr
     n_samples = int(round(song.seconds * config.sr))
     stems = np.zeros((len(song.parts), n_samples), dtype=np.float32)
     for k, (rendered, design) in enumerate(zip(audio, job.designs)):
-        restored = restore_timing(rendered, semitones=design["shift_semitones"], sr=config.sr, n_samples=n_samples)
+        restored = restore_timing(
+            rendered, semitones=design["shift_semitones"], sr=config.sr, n_samples=n_samples
+        )
         stems[k] = apply_sound_design(restored, design, sr=config.sr)
     fade_out(stems, sr=config.sr)
     effects = draw_effects(np.random.default_rng([config.seed, job.index, 1]), n_stems=len(song.parts),
@@ -268,7 +280,9 @@ def _make_batch(out: Path, config: CorpusConfig, jobs: list[_Job], shas: dict[Pa
         try:
             if j in problems:
                 raise RenderError(problems[j])
-            info["path"] = _write_song(out, config, job, [audio[j, k] for k in range(len(job.song.parts))], shas)
+            info["path"] = _write_song(
+                out, config, job, [audio[j, k] for k in range(len(job.song.parts))], shas
+            )
             logger.info("%s: %s", job.track_id, ", ".join(job.song.labels))
         except (InstrecError, OSError, ValueError) as exc:  # a bad song never stops the corpus
             info["problem"] = f"{job.track_id}: {exc}"
@@ -334,15 +348,16 @@ def generate_corpus(
     fluidsynth_binary()
     fonts = [check_soundfont(p) for p in soundfonts] if soundfonts else find_soundfonts()
     fonts = list(dict.fromkeys(fonts))
-    if soundfont_split == "holdout" and len(fonts) < 2:
-        assign_soundfonts([], [], fonts, mode="holdout", seed=seed)  # raises the one-line error
+    check_soundfont_split(soundfont_split, len(fonts))
     shas = {font: _sha256(font) for font in fonts}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     track_ids = [track_id_for(layout, i) for i in range(songs)]
     splits = [deterministic_split(track_id) for track_id in track_ids]
     corpus = compose_corpus(layout=layout, songs=songs, seconds=config.seconds, seed=seed)
-    assigned = assign_soundfonts([len(s.parts) for s in corpus], splits, fonts, mode=soundfont_split, seed=seed)
+    assigned = assign_soundfonts(
+        [len(s.parts) for s in corpus], splits, fonts, mode=soundfont_split, seed=seed
+    )
     jobs = []
     for i, (song, track_id, split, stem_fonts) in enumerate(zip(corpus, track_ids, splits, assigned)):
         designs = []
@@ -350,7 +365,8 @@ def generate_corpus(
             design = draw_sound_design(np.random.default_rng([seed, i, 3, k]), enabled=config.sound_design)
             designs.append({**design, "shift_semitones": usable_shift(part, design["shift_semitones"])})
         kits = tuple(
-            int(np.random.default_rng([seed, i, 4, k]).choice(DRUM_KITS, p=_KIT_P)) for k in range(len(song.parts))
+            int(np.random.default_rng([seed, i, 4, k]).choice(DRUM_KITS, p=_KIT_P))
+            for k in range(len(song.parts))
         )
         jobs.append(_Job(i, song, track_id, split, stem_fonts, tuple(designs), kits))
     size = max(1, min(SONGS_PER_BATCH, math.ceil(songs / config.workers)))
@@ -363,7 +379,9 @@ def generate_corpus(
         logger.warning(
             "%s also holds %d song(s) this run did not write (%s); readers will pick them up too. "
             "Delete the folder first for a clean corpus.",
-            out, len(stale), ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else ""),
+            out,
+            len(stale),
+            ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else ""),
         )
     return infos
 

@@ -50,20 +50,30 @@ def draw_groove(rng: np.random.Generator, meter: Meter) -> Groove:
     syncopation = float(rng.uniform(0.0, 0.6))
     ghosts = rng.random() < 0.3
     percussion = int(rng.choice(_PERCUSSION)) if rng.random() < 0.35 else None
-    percussion_cell = draw_onsets(rng, meter, density=float(rng.uniform(0.3, 0.7)), finest=1) if percussion else []
+    percussion_cell = (
+        draw_onsets(rng, meter, density=float(rng.uniform(0.3, 0.7)), finest=1) if percussion else []
+    )
     bars = []
     for _variant in range(2):
         hits: dict[int, list[tuple[int, float]]] = {}
         if style == "floor":
             kicks = list(range(0, steps, meter.beat))
         else:
-            kicks = [0] + [s for s in range(2, steps, 2) if s not in backbeat and rng.random() < syncopation * meter.weights[s]]
+            kicks = [0] + [
+                s
+                for s in range(2, steps, 2)
+                if s not in backbeat and rng.random() < syncopation * meter.weights[s]
+            ]
         hits[kick] = [(s, 1.0) for s in kicks]
         if style != "sparse":
             hits[snare] = [(s, 1.0) for s in backbeat]
             if ghosts:
-                hits[snare] += [(s, 0.35) for s in range(1, steps, 2) if s not in backbeat and rng.random() < 0.15]
-        hits[keeper] = [(s, 0.6 + 0.4 * meter.weights[s]) for s in range(0, steps, rate) if rng.random() > 0.06]
+                hits[snare] += [
+                    (s, 0.35) for s in range(1, steps, 2) if s not in backbeat and rng.random() < 0.15
+                ]
+        hits[keeper] = [
+            (s, 0.6 + 0.4 * meter.weights[s]) for s in range(0, steps, rate) if rng.random() > 0.06
+        ]
         if keeper == 42 and rng.random() < 0.3:  # an open hi-hat on one off-beat
             off = [s for s in range(2, steps, 4)] or [2]
             step = int(rng.choice(off))
@@ -95,7 +105,16 @@ def _fill(rng: np.random.Generator, meter: Meter) -> tuple[int, list[tuple[int, 
     return first, out
 
 
-def write_drums(rng, frame: Frame, plan: PartPlan, start: int, end: int, *, groove: Groove, fill: bool) -> list[Note]:
+def write_drums(
+    rng: np.random.Generator,
+    frame: Frame,
+    plan: PartPlan,
+    start: int,
+    end: int,
+    *,
+    groove: Groove,
+    fill: bool,
+) -> list[Note]:
     """One section of drums: the groove (bar variants alternate), a crash on the first
     downbeat and, when ``fill``, a fill in the last bar."""
     meter = frame.meter

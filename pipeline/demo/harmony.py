@@ -53,7 +53,9 @@ def scale_classes(tonic: int, mode: str) -> tuple[int, ...]:
     return tuple((tonic + step) % 12 for step in SCALES[mode])
 
 
-def diatonic_tones(tonic: int, mode: str, degree: int, size: int = 3, *, sus: bool = False) -> tuple[int, ...]:
+def diatonic_tones(
+    tonic: int, mode: str, degree: int, size: int = 3, *, sus: bool = False
+) -> tuple[int, ...]:
     """Pitch classes of the chord on a scale degree: ``size`` stacked thirds (3..5).
 
     In minor the dominant (degree 4) takes the leading tone (harmonic minor), and a
@@ -239,7 +241,7 @@ def voicing(
     order = [t for t in tones if t in chosen]
     while len(order) < n_notes:
         order.append(tones[(len(order) - len(tones)) * 2 % len(tones)])
-    order = order[inversion % len(order):] + order[: inversion % len(order)]
+    order = order[inversion % len(order) :] + order[: inversion % len(order)]
     pitches = [pitch_near(order[0], centre - 3 * len(order) / 2, low, high)]
     for pc in order[1:]:
         nxt = pitches[-1] + 1

@@ -111,7 +111,9 @@ def _finest(plan: PartPlan, meter: Meter) -> int:
     return 1 if plan.density > 0.55 else 2
 
 
-def _chord_notes(rng, frame, plan, chord, t, length, previous, vel_base) -> tuple[list[Note], list[int]]:
+def _chord_notes(
+    rng: np.random.Generator, frame, plan, chord, t, length, previous, vel_base
+) -> tuple[list[Note], list[int]]:
     """A voiced chord at ``t``, voice-led from ``previous`` and strummed if the plan says so."""
     centre = (plan.low + plan.high) / 2 if not previous else float(np.mean(previous))
     options = [
@@ -125,11 +127,15 @@ def _chord_notes(rng, frame, plan, chord, t, length, previous, vel_base) -> tupl
     notes = []
     for k, pitch in enumerate(order):
         onset = t + k * plan.strum
-        notes.append(Note(pitch, velocity(rng, vel_base, _accent(frame, t) - 2 * k), onset, max(onset + GAP, t + length)))
+        notes.append(
+            Note(
+                pitch, velocity(rng, vel_base, _accent(frame, t) - 2 * k), onset, max(onset + GAP, t + length)
+            )
+        )
     return notes, pitches
 
 
-def write_chords(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
+def write_chords(rng: np.random.Generator, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
     """Comping: a rhythm cell per section, each hit a voice-led chord (block or strummed)."""
     meter = frame.meter
     if plan.style == "sustain":
@@ -144,13 +150,20 @@ def write_chords(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> lis
         for step, length in zip(cell, lengths):
             t = bar + step * STEP
             chord_notes, previous = _chord_notes(
-                rng, frame, plan, chord_at(frame.harmony, t), t, length, previous, plan.velocity + dynamic_offset(frame, t)
+                rng,
+                frame,
+                plan,
+                chord_at(frame.harmony, t),
+                t,
+                length,
+                previous,
+                plan.velocity + dynamic_offset(frame, t),
             )
             notes += chord_notes
     return notes
 
 
-def write_pad(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
+def write_pad(rng: np.random.Generator, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
     """Sustained chords, one per chord of the harmony (re-struck every bar or held)."""
     notes, previous = [], []
     hold = plan.style == "hold"
@@ -167,7 +180,7 @@ def write_pad(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[N
     return notes
 
 
-def write_stabs(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
+def write_stabs(rng: np.random.Generator, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
     """Short chords on off-beats and syncopations."""
     meter = frame.meter
     offbeats = [s for s in range(meter.steps) if meter.weights[s] <= 0.5]
@@ -182,13 +195,22 @@ def write_stabs(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list
             t = bar + step * STEP
             length = max(GAP, int(2 * STEP * plan.legato))
             chord_notes, previous = _chord_notes(
-                rng, frame, plan, chord_at(frame.harmony, t), t, length, previous, plan.velocity + dynamic_offset(frame, t) + 6
+                rng,
+                frame,
+                plan,
+                chord_at(frame.harmony, t),
+                t,
+                length,
+                previous,
+                plan.velocity + dynamic_offset(frame, t) + 6,
             )
             notes += chord_notes
     return notes
 
 
-def write_arpeggio(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
+def write_arpeggio(
+    rng: np.random.Generator, frame: Frame, plan: PartPlan, start: int, end: int
+) -> list[Note]:
     """Broken chords: chord tones over one or two octaves in a fixed order and pace."""
     meter = frame.meter
     pace = 2 if meter.compound or plan.density < 0.5 else 1
@@ -208,11 +230,18 @@ def write_arpeggio(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> l
                 tones = [base[0], base[2], base[1], base[2]]
             pitch = tones[i % len(tones)]
             length = max(GAP, int(pace * STEP * (0.4 + plan.legato)))
-            notes.append(Note(pitch, velocity(rng, plan.velocity + dynamic_offset(frame, t), _accent(frame, t) * 0.6), t, t + length))
+            notes.append(
+                Note(
+                    pitch,
+                    velocity(rng, plan.velocity + dynamic_offset(frame, t), _accent(frame, t) * 0.6),
+                    t,
+                    t + length,
+                )
+            )
     return notes
 
 
-def write_riff(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
+def write_riff(rng: np.random.Generator, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
     """An ostinato: a one-bar figure of chord tones, moved with the chord root (or kept)."""
     meter = frame.meter
     cell = draw_onsets(rng, meter, density=max(0.35, plan.density), finest=_finest(plan, meter))
@@ -230,11 +259,18 @@ def write_riff(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[
             else:
                 tone = chord.tones[index % len(chord.tones)]
                 pitch = fold(root + (tone - chord.root) % 12, plan.low, plan.high)
-            notes.append(Note(pitch, velocity(rng, plan.velocity + dynamic_offset(frame, t), _accent(frame, t)), t, t + length))
+            notes.append(
+                Note(
+                    pitch,
+                    velocity(rng, plan.velocity + dynamic_offset(frame, t), _accent(frame, t)),
+                    t,
+                    t + length,
+                )
+            )
     return notes
 
 
-def write_bass(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
+def write_bass(rng: np.random.Generator, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
     """A bass-register line: sustained roots, root-fifth, octaves, walking or a riff."""
     meter = frame.meter
     if plan.style == "riff":
@@ -249,7 +285,9 @@ def write_bass(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[
             half = meter.bar // 2 if meter.numerator != 3 else meter.bar // 3
             spans = [(t, t + half, k % 2 * 2) for k, t in enumerate(range(bar, bar + meter.bar, half))]
         elif plan.style == "octaves":
-            spans = [(t, t + 2 * STEP, k % 2 * 3) for k, t in enumerate(range(bar, bar + meter.bar, 2 * STEP))]
+            spans = [
+                (t, t + 2 * STEP, k % 2 * 3) for k, t in enumerate(range(bar, bar + meter.bar, 2 * STEP))
+            ]
         else:  # walking: one note a beat (a dotted quarter in 6/8), chord tones on the downbeat
             beat = meter.beat * STEP if not meter.compound else 3 * STEP
             spans = [(t, t + beat, -1 if k else 0) for k, t in enumerate(range(bar, bar + meter.bar, beat))]
@@ -274,12 +312,19 @@ def write_bass(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[
                     pitch = goal + (-1 if goal > here else 1)  # chromatic approach
                 pitch = int(min(max(pitch, plan.low), plan.high))
             length = max(GAP, int((t1 - t0) * plan.legato) - GAP)
-            notes.append(Note(pitch, velocity(rng, plan.velocity + dynamic_offset(frame, t0), _accent(frame, t0)), t0, t0 + length))
+            notes.append(
+                Note(
+                    pitch,
+                    velocity(rng, plan.velocity + dynamic_offset(frame, t0), _accent(frame, t0)),
+                    t0,
+                    t0 + length,
+                )
+            )
             previous = pitch
     return notes
 
 
-def write_melody(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
+def write_melody(rng: np.random.Generator, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
     """A phrase from two one-bar rhythm cells; chord tones on strong beats, steps between."""
     meter = frame.meter
     finest = _finest(plan, meter)
@@ -307,14 +352,23 @@ def write_melody(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> lis
             if index < 0 or index >= len(scale):  # bounce off the ends of the register
                 index = -index if index < 0 else 2 * (len(scale) - 1) - index
                 index = int(np.clip(index, 0, len(scale) - 1))
-            notes.append(Note(scale[index], velocity(rng, plan.velocity + dynamic_offset(frame, t), _accent(frame, t)), t, t + length))
+            notes.append(
+                Note(
+                    scale[index],
+                    velocity(rng, plan.velocity + dynamic_offset(frame, t), _accent(frame, t)),
+                    t,
+                    t + length,
+                )
+            )
     return notes
 
 
-def write_counter(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
+def write_counter(rng: np.random.Generator, frame: Frame, plan: PartPlan, start: int, end: int) -> list[Note]:
     """A slower line of guide tones (thirds and sevenths), moving by the smallest step."""
     meter = frame.meter
-    cell = draw_onsets(rng, meter, density=0.2 + 0.5 * plan.density, finest=meter.beat if plan.density < 0.5 else 2)
+    cell = draw_onsets(
+        rng, meter, density=0.2 + 0.5 * plan.density, finest=meter.beat if plan.density < 0.5 else 2
+    )
     lengths = durations(cell, meter.steps, legato=max(plan.legato, 0.6))
     previous = (plan.low + plan.high) / 2
     notes = []
@@ -325,7 +379,14 @@ def write_counter(rng, frame: Frame, plan: PartPlan, start: int, end: int) -> li
             guides = [chord.tones[i] for i in (1, 3, 2) if i < len(chord.tones)]
             options = [pitch_near(pc, previous, plan.low, plan.high) for pc in guides]
             pitch = min(options, key=lambda p: (abs(p - previous) + 2 * rng.random(), p))
-            notes.append(Note(pitch, velocity(rng, plan.velocity + dynamic_offset(frame, t), _accent(frame, t) * 0.5), t, t + length))
+            notes.append(
+                Note(
+                    pitch,
+                    velocity(rng, plan.velocity + dynamic_offset(frame, t), _accent(frame, t) * 0.5),
+                    t,
+                    t + length,
+                )
+            )
             previous = pitch
     return notes
 
@@ -354,7 +415,13 @@ STYLES = {
 
 
 def place_line(
-    rng, frame: Frame, plan: PartPlan, line: list[tuple[int, int, int]], *, start: int, end: int
+    rng: np.random.Generator,
+    frame: Frame,
+    plan: PartPlan,
+    line: list[tuple[int, int, int]],
+    *,
+    start: int,
+    end: int,
 ) -> list[Note]:
     """A real voice (``(pitch, start, end)`` in song ticks, already in the song's key) in one
     section, moved by octaves into the plan's register, with the plan's articulation."""
@@ -370,5 +437,12 @@ def place_line(
             continue
         placed = fold(pitch + 12 * best, plan.voice.low, plan.voice.high)
         length = max(GAP, int((min(off, end) - on) * plan.legato))
-        notes.append(Note(placed, velocity(rng, plan.velocity + dynamic_offset(frame, on), _accent(frame, on) * 0.6), on, on + length))
+        notes.append(
+            Note(
+                placed,
+                velocity(rng, plan.velocity + dynamic_offset(frame, on), _accent(frame, on) * 0.6),
+                on,
+                on + length,
+            )
+        )
     return notes

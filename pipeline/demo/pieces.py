@@ -98,7 +98,9 @@ class PieceLibrary:
         Folk songs are listed only when their ``M:`` field is a meter the composer plays.
         """
         if self._catalog is None:
-            chorales = tuple((str(p.relative_to(self.root)), None) for p in sorted(self.root.glob("bach/bwv*.mxl")))
+            chorales = tuple(
+                (str(p.relative_to(self.root)), None) for p in sorted(self.root.glob("bach/bwv*.mxl"))
+            )
             tunes = []
             for folder in ("essenFolksong", "ryansMammoth"):
                 for path in sorted(self.root.glob(f"{folder}/*.abc")):
@@ -198,7 +200,9 @@ def parse_piece(source: Path | str, *, kind: str, name: str) -> Piece | None:
     parts = [p for p in score.parts if p.recurse().notes] if isinstance(score, stream.Score) else [score]
     if kind == "chorale":
         named = {str(p.partName or "").lower(): p for p in parts}
-        parts = [named[v] for v in _VOICE_NAMES if v in named] if all(v in named for v in _VOICE_NAMES) else parts
+        parts = (
+            [named[v] for v in _VOICE_NAMES if v in named] if all(v in named for v in _VOICE_NAMES) else parts
+        )
         if len(parts) != 4:
             return None
     else:
@@ -207,7 +211,9 @@ def parse_piece(source: Path | str, *, kind: str, name: str) -> Piece | None:
     if len(signatures) != 1 or next(iter(signatures)) not in _METERS:
         return None
     meter_name = _METERS[next(iter(signatures))]
-    bar_quarters = parts[0].recurse().getElementsByClass(meter.TimeSignature).first().barDuration.quarterLength
+    bar_quarters = (
+        parts[0].recurse().getElementsByClass(meter.TimeSignature).first().barDuration.quarterLength
+    )
     measures = list(parts[0].getElementsByClass(stream.Measure))
     full = [m for m in measures if m.duration.quarterLength == bar_quarters]
     if not full:

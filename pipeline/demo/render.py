@@ -18,8 +18,10 @@ bit-identical to the same stem rendered alone, because
   played before; with it every voice starts each slot from the primer's state, in the
   alone render too (the first slot is primed as well).
 
-The synthesizer is linear without reverb and chorus, so a mix is the sum of its stems.
-Soundfonts are found by :func:`find_soundfonts`: the paths in ``INSTREC_SOUNDFONTS``
+FluidSynth loads a preset's samples when a channel first selects it
+(``synth.dynamic-sample-loading``), which spares decoding all of an sf3 file and gives the
+same samples.  The synthesizer is linear without reverb and chorus, so a mix is the sum of
+its stems.  Soundfonts are found by :func:`find_soundfonts`: the paths in ``INSTREC_SOUNDFONTS``
 (colon-separated), then TimGM6mb.sf2 shipped inside pretty_midi, then the General MIDI
 soundfonts that Linux distributions install (Debian's ``fluid-soundfont-gm`` and
 ``musescore-general-soundfont-small``).
@@ -109,9 +111,7 @@ def find_soundfonts(*, environ: dict[str, str] | None = None) -> list[Path]:
     for entry in filter(None, environ.get(SOUNDFONT_ENV, "").split(os.pathsep)):
         path = Path(entry).expanduser()
         if not path.is_file():
-            raise RenderError(
-                f"{path}: listed in ${SOUNDFONT_ENV} but not a file; fix or remove that entry"
-            )
+            raise RenderError(f"{path}: listed in ${SOUNDFONT_ENV} but not a file; fix or remove that entry")
         found.append(path)
     bundled = _pretty_midi_soundfont()
     if bundled is not None:
@@ -137,7 +137,6 @@ def check_soundfont(path: str | Path) -> Path:
     if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
         raise RenderError(f"{path}: not a SoundFont 2 file (no RIFF/sfbk header); pass a .sf2 file")
     return path.resolve()
-
 
 
 _GAIN = 0.5
@@ -211,8 +210,12 @@ def _primer(at_ms: int) -> list[tuple[int, int, mido.Message]]:
     events = []
     for channel in _PRIMER_CHANNELS:
         events.append((at_ms, 0, mido.Message("program_change", channel=channel, program=0)))
-        events += [(at_ms, 3, mido.Message("note_on", channel=channel, note=k, velocity=100)) for k in range(128)]
-        events.append((at_ms + _PRIMER_MS, 4, mido.Message("control_change", channel=channel, control=120, value=0)))
+        events += [
+            (at_ms, 3, mido.Message("note_on", channel=channel, note=k, velocity=100)) for k in range(128)
+        ]
+        events.append(
+            (at_ms + _PRIMER_MS, 4, mido.Message("control_change", channel=channel, control=120, value=0))
+        )
     return events
 
 
@@ -223,7 +226,9 @@ def batch_midi(requests: list[StemRequest], *, sr: int) -> tuple[mido.MidiFile, 
     for start, request in zip(starts, requests):
         channel = _DRUM_CHANNEL if request.is_drum else _MELODIC_CHANNEL
         events.append((start, 0, mido.Message("program_change", channel=channel, program=request.program)))
-        events.append((start, 0, mido.Message("pitchwheel", channel=channel, pitch=request.bend - _BEND_CENTRE)))
+        events.append(
+            (start, 0, mido.Message("pitchwheel", channel=channel, pitch=request.bend - _BEND_CENTRE))
+        )
         for key, vel, on, off in request.notes:
             events.append((start + on, 2, mido.Message("note_on", channel=channel, note=key, velocity=vel)))
             events.append((start + off, 1, mido.Message("note_off", channel=channel, note=key, velocity=64)))
@@ -276,8 +281,8 @@ def render_batch(requests: list[StemRequest], soundfont: Path, *, sr: int) -> li
         midi.save(midi_path)
         command = [
             binary, "-n", "-i", "-q", "-R", "0", "-C", "0", "-r", str(sr), "-g", str(_GAIN),
-            "-o", f"synth.polyphony={_POLYPHONY}", "-o", "synth.dynamic-sample-loading=1", "-O", "float", "-T", "wav", "-F", str(wav_path),
-            str(soundfont), str(midi_path),
+            "-o", f"synth.polyphony={_POLYPHONY}", "-o", "synth.dynamic-sample-loading=1",
+            "-O", "float", "-T", "wav", "-F", str(wav_path), str(soundfont), str(midi_path),
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not wav_path.is_file():

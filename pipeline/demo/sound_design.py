@@ -67,12 +67,16 @@ def draw_sound_design(rng: np.random.Generator, *, enabled: bool = True) -> dict
                       "cutoff_hz": _log_uniform(rng, 300, 6000), "resonance": _u(rng, 0.0, 0.7),
                       "drive": _u(rng, 1.0, 3.0)})  # fmt: skip
     if rng.random() < 0.4:
-        chain.append({"effect": "lowshelf", "cutoff_hz": _log_uniform(rng, 80, 400), "gain_db": _u(rng, -9, 9, 2)})
+        chain.append(
+            {"effect": "lowshelf", "cutoff_hz": _log_uniform(rng, 80, 400), "gain_db": _u(rng, -9, 9, 2)}
+        )
     if rng.random() < 0.5:
         chain.append({"effect": "peak", "cutoff_hz": _log_uniform(rng, 200, 6000),
                       "gain_db": _u(rng, -10, 10, 2), "q": _u(rng, 0.5, 4.0)})  # fmt: skip
     if rng.random() < 0.4:
-        chain.append({"effect": "highshelf", "cutoff_hz": _log_uniform(rng, 2000, 9000), "gain_db": _u(rng, -9, 9, 2)})
+        chain.append(
+            {"effect": "highshelf", "cutoff_hz": _log_uniform(rng, 2000, 9000), "gain_db": _u(rng, -9, 9, 2)}
+        )
     if rng.random() < 0.35:
         chain.append({"effect": "compressor", "threshold_db": _u(rng, -30, -8, 2), "ratio": _u(rng, 2, 10, 2),
                       "attack_ms": _u(rng, 1, 30, 2), "release_ms": _u(rng, 40, 300, 1)})  # fmt: skip
@@ -175,7 +179,9 @@ def apply_sound_design(audio: np.ndarray, design: dict, *, sr: int) -> np.ndarra
     if not design["chain"] or peak == 0.0:
         return audio.copy()
     scaled = audio * (_REFERENCE_PEAK / peak)
-    processed = build_board(design["chain"])(scaled, sr, reset=True).astype(np.float32).reshape(-1)[: len(audio)]
+    processed = (
+        build_board(design["chain"])(scaled, sr, reset=True).astype(np.float32).reshape(-1)[: len(audio)]
+    )
     rms_in = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
     rms_out = float(np.sqrt(np.mean(np.square(processed, dtype=np.float64))))
     return processed * np.float32(rms_in / rms_out) if rms_out > 0 else processed

@@ -82,9 +82,14 @@ def test_arrangements_vary_in_every_dimension(library):
     # registers, articulation and density differ per stem of one class
     pianos = [p for p in parts if p.label == "Piano"]
     assert len({tuple(p.details["register"]) for p in pianos}) >= 5
-    assert np.ptp([p.details["legato"] for p in parts]) > 0.6 and np.ptp([p.details["density"] for p in parts]) > 0.6
+    assert (
+        np.ptp([p.details["legato"] for p in parts]) > 0.6
+        and np.ptp([p.details["density"] for p in parts]) > 0.6
+    )
     assert {2, 3, 4, 5} <= {p.details["chord_notes"] for p in parts if p.role == "chords"}
-    assert any(p.details["strum_ticks"] > 0 for p in parts) and any(p.details["spread"] == "open" for p in parts)
+    assert any(p.details["strum_ticks"] > 0 for p in parts) and any(
+        p.details["spread"] == "open" for p in parts
+    )
     # staggered entries and exits
     assert any(p.details["sections"][0] > 0 for p in parts)
     assert any(s.sections[0].labels != s.sections[-1].labels for s in songs)
@@ -135,7 +140,9 @@ def test_piece_library_parses_chorales_and_tunes(library):
     # soprano above bass on average, whole bars, notes inside the piece
     assert np.mean([n[0] for n in chorale.lines[0]]) > np.mean([n[0] for n in chorale.lines[3]]) + 12
     assert chorale.length % METERS[chorale.meter].bar == 0
-    assert all(0 <= start < end and start < chorale.length for line in chorale.lines for _, start, end in line)
+    assert all(
+        0 <= start < end and start < chorale.length for line in chorale.lines for _, start, end in line
+    )
     tune = library.piece("tune", 100)
     assert tune is not None and len(tune.lines) == 1 and tune.meter in METERS
     assert library.piece("tune", 100) is tune  # parsed once, kept in memory

@@ -76,7 +76,6 @@ def _assert_same_notes(expected, found, tol):
             assert abs(on1 - on2) <= tol and abs(off1 - off2) <= tol, (label, p1, on1, off1, on2, off2)
 
 
-
 # ---------------------------------------------------------------- annotation formats (no audio)
 
 
@@ -256,7 +255,9 @@ def test_aam_layout_files_and_annotations(aam_corpus):
         for part, record in zip(song.parts, render["parts"]):
             assert record["program"] == part.voice.program and record["role"] == part.role
             assert record["composition"] == part.details
-            assert record["sound_design"]["enabled"] is True and isinstance(record["sound_design"]["chain"], list)
+            assert record["sound_design"]["enabled"] is True and isinstance(
+                record["sound_design"]["chain"], list
+            )
     assert {p.name for p in out.iterdir()} == expected
 
 
@@ -290,7 +291,9 @@ def test_slakh_layout_metadata_agrees_with_render_json_and_the_reader(slakh_corp
             # the per-stem draws are recorded the same way in both files
             assert entry["program_num"] == record["program"] == part.voice.program
             assert entry["inst_class"] == record["label"] == part.label == gm_class(entry["program_num"])
-            assert entry["midi_program_name"] == record["program_name"] == gm_program_name(entry["program_num"])
+            assert (
+                entry["midi_program_name"] == record["program_name"] == gm_program_name(entry["program_num"])
+            )
             assert entry["is_drum"] == record["is_drum"] == (entry["program_num"] == 128)
             assert entry["plugin_name"] == record["soundfont_name"] == Path(record["soundfont"]).name
             fonts_heard.add(entry["plugin_name"])
@@ -337,7 +340,9 @@ def test_cli_writes_a_corpus(tmp_path, capsys):
     track = tmp_path / "c" / record["split"] / "Track00001"
     render = json.loads((track / "render.json").read_text())
     assert render["sound_design"] is False and render["soundfont_split"] == "cycle"
-    assert all(p["sound_design"] == {"enabled": False, "shift_semitones": 0.0, "chain": []} for p in render["parts"])
+    assert all(
+        p["sound_design"] == {"enabled": False, "shift_semitones": 0.0, "chain": []} for p in render["parts"]
+    )
     assert main(["demo-corpus", str(tmp_path / "d"), "--sr", "100"]) == 2
 
 

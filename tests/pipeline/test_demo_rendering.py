@@ -85,7 +85,9 @@ def test_a_stem_rendered_in_a_batch_equals_the_stem_rendered_alone():
         for k in picks:
             alone = render_batch([requests[k]], soundfont, sr=SR)[0]
             assert np.abs(alone).max() > 1e-3, (soundfont.name, k)
-            np.testing.assert_allclose(batch[k], alone, rtol=0, atol=1e-6, err_msg=f"{soundfont.name} stem {k}")
+            np.testing.assert_allclose(
+                batch[k], alone, rtol=0, atol=1e-6, err_msg=f"{soundfont.name} stem {k}"
+            )
 
 
 @needs_fluidsynth
@@ -118,7 +120,9 @@ def test_resampling_shift_keeps_pitch_and_timing(shift):
     plain = render_batch([stem_request(song, song.parts[0])], soundfont, sr=SR)[0][:n]
     shifted = restore_timing(
         render_batch([stem_request(song, song.parts[0], semitones=shift)], soundfont, sr=SR)[0],
-        semitones=shift, sr=SR, n_samples=n,
+        semitones=shift,
+        sr=SR,
+        n_samples=n,
     )
     assert shifted.shape == (n,)
     for note in notes:
@@ -173,7 +177,9 @@ def test_sound_design_keeps_onsets_and_level():
         start = int(t * SR)
         n = int(0.3 * SR)
         burst = np.sin(2 * np.pi * 330 * np.arange(n) / SR) * np.exp(-np.arange(n) / (0.08 * SR))
-        audio[start : start + n] += 0.3 * burst.astype(np.float32) + 0.01 * rng.standard_normal(n).astype(np.float32)
+        audio[start : start + n] += 0.3 * burst.astype(np.float32) + 0.01 * rng.standard_normal(n).astype(
+            np.float32
+        )
     design = {"enabled": True, "shift_semitones": 0.0, "chain": _every_effect()}
     out = apply_sound_design(audio, design, sr=SR)
     assert out.shape == audio.shape and out.dtype == np.float32
@@ -215,4 +221,3 @@ def test_biquads_have_the_requested_gain():
         assert 20 * np.log10(abs(response[0])) == pytest.approx(6.0, abs=0.3), kind
     with pytest.raises(ValueError, match="unknown filter kind"):
         biquad("notch", freq=1000.0, gain_db=0.0, q=1.0, sr=SR)
-
