@@ -369,7 +369,9 @@ def generate_corpus(
             for k in range(len(song.parts))
         )
         jobs.append(_Job(i, song, track_id, split, stem_fonts, tuple(designs), kits))
-    size = max(1, min(SONGS_PER_BATCH, math.ceil(songs / config.workers)))
+    # equal groups of at most SONGS_PER_BATCH songs, a multiple of `workers` of them
+    n_groups = config.workers * math.ceil(songs / (config.workers * SONGS_PER_BATCH))
+    size = math.ceil(songs / n_groups)
     groups = [jobs[g : g + size] for g in range(0, songs, size)]
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         futures = [pool.submit(_make_batch, out, config, group, shas) for group in groups]

@@ -312,6 +312,38 @@ def test_slakh_layout_metadata_agrees_with_render_json_and_the_reader(slakh_corp
         assert len(fonts_heard) > 1  # stems drew different soundfonts
 
 
+def test_recorded_stem_settings_reproduce_the_written_stems(slakh_corpus):
+    """Re-render one song's stems from what render.json records: the same sound, up to the
+    mix bus's common gain (this corpus has no mix bus effects, only the peak normalisation)."""
+    from pipeline.demo.render import fade_out, render_batch, stem_request
+    from pipeline.demo.sound_design import apply_sound_design, restore_timing
+
+    out, infos = slakh_corpus
+    song = compose_corpus(layout="slakh", songs=1, seconds=4, seed=11)[0]
+    track = Path(infos[0]["path"])
+    render = json.loads((track / "render.json").read_text())
+    n = 4 * SR
+    remade = np.zeros((len(song.parts), n), dtype=np.float32)
+    for font in {p["soundfont"] for p in render["parts"]}:
+        picked = [k for k, p in enumerate(render["parts"]) if p["soundfont"] == font]
+        requests = []
+        for k in picked:
+            record = render["parts"][k]
+            shift = record["sound_design"]["shift_semitones"]
+            requests.append(stem_request(song, song.parts[k], semitones=shift, kit=record.get("drum_kit", 0)))
+        for k, audio in zip(picked, render_batch(requests, Path(font), sr=SR)):
+            design = render["parts"][k]["sound_design"]
+            restored = restore_timing(audio, semitones=design["shift_semitones"], sr=SR, n_samples=n)
+            remade[k] = apply_sound_design(restored, design, sr=SR)
+    fade_out(remade, sr=SR)
+    written = np.stack(
+        [soundfile.read(track / "stems" / f"S{k:02d}.flac", dtype="float32")[0] for k in range(len(remade))]
+    )
+    gains = [float(w @ r / (r @ r)) for w, r in zip(written, remade)]
+    assert max(gains) == pytest.approx(min(gains), rel=1e-3)  # one common gain for every stem
+    np.testing.assert_allclose(written, remade * gains[0], atol=2e-4)  # 16-bit FLAC rounding
+
+
 def test_same_seed_gives_identical_files_whatever_the_batching(aam_corpus, tmp_path, caplog):
     out, _ = aam_corpus
     again = tmp_path / "again"
