@@ -63,7 +63,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="groups of songs rendered in parallel (default: 2)"
     )
+    parser.add_argument("--split-ratios", type=_ratios, default=(0.8, 0.1, 0.1), metavar="TRAIN,VAL,TEST",
+                        help="shares of the deterministic split by track id (default: 0.8,0.1,0.1; a held-out "
+                             "corpus for validation and test only: 0,0.5,0.5)")
     parser.set_defaults(handler=run_demo_corpus)
+
+
+def _ratios(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three numbers like 0.8,0.1,0.1, got {text!r}") from None
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers (train, validation, test), got {text!r}")
+    return values
 
 
 def run_demo_corpus(args: argparse.Namespace) -> int:
@@ -81,6 +94,7 @@ def run_demo_corpus(args: argparse.Namespace) -> int:
         sound_design=args.sound_design,
         sr=args.sr,
         workers=args.workers,
+        split_ratios=args.split_ratios,
     )
     for info in infos:
         print(json.dumps(info, sort_keys=True))

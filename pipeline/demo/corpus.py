@@ -12,8 +12,10 @@ the corpus grows and the same seed gives byte-identical files.
 * drum kit of stem ``k``: ``default_rng([seed, i, 4, k])``.
 
 Track ids are ``0001``... (AAM) or ``Track00001``... (Slakh); the split is
-:func:`pipeline.track.deterministic_split` of the id with the default ratios, the same the
-readers give AAM tracks (Slakh tracks are written under that split's folder).
+:func:`pipeline.track.deterministic_split` of the id with ``split_ratios`` (default 80/10/10,
+the ratios the readers give AAM tracks; Slakh tracks are written under that split's folder).
+A held-out corpus for the leave-one-timbre-out protocol uses ``(0, 0.5, 0.5)``: half of its
+songs validate, half test.
 
 Soundfonts (``soundfont_split``):
 
@@ -80,6 +82,7 @@ class CorpusConfig:
     sound_design: bool = True
     sr: int = 22050
     workers: int = 2
+    split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -97,6 +100,11 @@ class CorpusConfig:
             raise InstrecError(f"--sr must be within 8000..96000 Hz (FluidSynth's range), got {self.sr}")
         if self.workers < 1:
             raise InstrecError(f"--workers must be at least 1, got {self.workers}")
+        ratios = tuple(self.split_ratios)
+        if len(ratios) != 3 or any(not r >= 0 for r in ratios) or not sum(ratios) > 0:
+            raise InstrecError(f"--split-ratios must be three non-negative numbers (train, validation, test) "
+                               f"with a positive sum, got {self.split_ratios}")
+        object.__setattr__(self, "split_ratios", tuple(float(r) for r in ratios))
 
 
 @dataclass(frozen=True)
@@ -304,6 +312,7 @@ def generate_corpus(
     sound_design: bool = True,
     sr: int = 22050,
     workers: int = 2,
+    split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
 ) -> list[dict]:
     """Compose, render and write a demo corpus.
 
@@ -330,6 +339,8 @@ def generate_corpus(
         Sample rate of the written audio.
     workers : int
         Groups of songs rendered at the same time.
+    split_ratios : (train, validation, test)
+        Shares of the deterministic split by track id.
 
     Returns
     -------
@@ -344,7 +355,7 @@ def generate_corpus(
         Bad settings, FluidSynth or soundfonts missing (before any song is made).
     """
     config = CorpusConfig(layout, songs, float(seconds), int(seed), soundfont_split, bool(effects),
-                          bool(sound_design), int(sr), int(workers))  # fmt: skip
+                          bool(sound_design), int(sr), int(workers), tuple(split_ratios))  # fmt: skip
     fluidsynth_binary()
     fonts = [check_soundfont(p) for p in soundfonts] if soundfonts else find_soundfonts()
     fonts = list(dict.fromkeys(fonts))
@@ -353,7 +364,7 @@ def generate_corpus(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     track_ids = [track_id_for(layout, i) for i in range(songs)]
-    splits = [deterministic_split(track_id) for track_id in track_ids]
+    splits = [deterministic_split(track_id, config.split_ratios) for track_id in track_ids]
     corpus = compose_corpus(layout=layout, songs=songs, seconds=config.seconds, seed=seed)
     assigned = assign_soundfonts(
         [len(s.parts) for s in corpus], splits, fonts, mode=soundfont_split, seed=seed

@@ -408,3 +408,14 @@ def test_readers_read_back_the_composed_events(layout, aam_corpus, slakh_corpus)
             assert [e.label for e in got] == [e.label for e in want]
             for a, b in zip(want, got):
                 assert abs(a.onset - b.onset) <= FRAME and abs(a.offset - b.offset) <= FRAME, (a, b)
+
+
+@needs_fluidsynth
+def test_split_ratios_choose_the_splits_songs_go_to(tmp_path):
+    infos = generate_corpus(tmp_path / "held", layout="slakh", songs=6, seconds=2, seed=4,
+                            soundfonts=find_soundfonts()[:1], split_ratios=(0.0, 0.5, 0.5))
+    assert {info["split"] for info in infos} <= {"validation", "test"}
+    assert all(info["split"] == deterministic_split(info["track_id"], (0.0, 0.5, 0.5)) for info in infos)
+    assert not (tmp_path / "held" / "train").exists()
+    with pytest.raises(InstrecError, match="--split-ratios must be three non-negative numbers"):
+        generate_corpus(tmp_path / "bad", songs=1, seconds=2, split_ratios=(0.5, -0.5, 1.0))
