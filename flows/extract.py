@@ -57,18 +57,23 @@ def summary_markdown(summary: dict[str, Any]) -> str:
 @flow(name="extract-features-on-dask")
 def extract_on_task_runner(params: ExtractParams) -> dict[str, Any]:
     """The extraction itself; runs on the task runner :func:`extract_features` gives it."""
-    from pipeline.extraction.driver import extract_dataset
+    from features.activity import ActivityConfig
+    from pipeline.extraction.driver import extract_dataset, label_settings
     from pipeline.readers import read_dataset
     from pipeline.readers.files import SourceHashCache
     from pipeline.vggish_options import build_feature_configs
     from pipeline.extraction.extract import FeatureTarget
 
     targets = [FeatureTarget.from_config(config) for config in build_feature_configs(params.features)]
+    stems, activity = label_settings(
+        params.store, stems=params.stems, activity=None if params.activity is None else ActivityConfig(params.activity),
+        storage_options=params.storage_options())
     cache = SourceHashCache()  # unchanged source files are not read again
+    reader_options = {"stems": True} if stems or activity.needs_stem_audio else {}
     summary = extract_dataset(
-        read_dataset(params.dataset, params.root, taxonomy=params.taxonomy, hash_cache=cache), params.store,
-        targets=targets, prune=params.prune, storage_options=params.storage_options(), progress=False,
-        hash_cache=cache, runner=run_batches_as_tasks,
+        read_dataset(params.dataset, params.root, taxonomy=params.taxonomy, hash_cache=cache, **reader_options),
+        params.store, targets=targets, prune=params.prune, storage_options=params.storage_options(),
+        progress=False, hash_cache=cache, runner=run_batches_as_tasks, stems=stems, activity=activity,
     )
     return summary.to_json()
 
@@ -96,12 +101,14 @@ def extract_features(
     taxonomy: str | None = None,
     prune: bool = False,
     endpoint_url: str | None = None,
+    stems: bool | None = None,
+    activity: str | None = None,
 ) -> dict[str, Any]:
     """Extract ``features`` of the dataset at ``root`` into ``store``; only new or changed songs
-    are computed."""
+    are computed.  ``stems`` / ``activity``: see ``instrec extract --stems / --activity``."""
     params = ExtractParams(dataset=dataset, root=root, store=store, features=features or ["logmel"],
                            workers=workers, dask_address=dask_address, taxonomy=taxonomy, prune=prune,
-                           endpoint_url=endpoint_url)
+                           endpoint_url=endpoint_url, stems=stems, activity=activity)
     summary = extract_on_task_runner.with_options(task_runner=task_runner_for(params))(params)
     create_markdown_artifact(key="extraction-summary", markdown=summary_markdown(summary),
                              description="Tracks done, skipped and failed")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Dataset = Literal["aam", "slakh", "openmic", "folder"]
+Dataset = Literal["aam", "slakh", "openmic", "folder", "demo"]
 
 
 class _Params(BaseModel):
@@ -30,6 +30,9 @@ class ExtractParams(_Params):
     taxonomy: str | None = None
     prune: bool = False
     endpoint_url: str | None = Field(default=None, description="S3 endpoint for s3:// stores")
+    stems: bool | None = Field(default=None, description="store every song's stems (default: the store's setting)")
+    activity: Literal["notes", "stem-energy"] | None = Field(
+        default=None, description="frame labels from notes or stem energy (default: the store's setting)")
 
     @field_validator("features")
     @classmethod
@@ -88,6 +91,10 @@ class TrainParams(_Params):
     remix: float = Field(default=_TRAIN.remix, ge=0.0, le=1.0,
                          description="probability that an example is a new mixture of stems (store with stems)")
     remix_stems: tuple[int, int] = _TRAIN.remix_stems
+    remix_gain_db: float = Field(default=_TRAIN.remix_gain_db, ge=0)
+    remix_eq_db: float = Field(default=_TRAIN.remix_eq_db, ge=0)
+    weight_decay: float = Field(default=_TRAIN.weight_decay, ge=0)
+    clip_loss_weight: float = Field(default=_TRAIN.clip_loss_weight, ge=0)
     validation_store: str | None = Field(default=None, description="store whose validation split selects the "
                                                                    "epoch and thresholds (held-out timbres)")
 
@@ -113,7 +120,8 @@ class TrainParams(_Params):
             lr=self.lr, seed=self.seed, device=self.device, augment=tuple(self.augment),
             patience=self.patience, workers=self.workers, monitor=self.monitor,
             steps_per_epoch=self.steps_per_epoch, remix=self.remix, remix_stems=self.remix_stems,
-            validation_store=self.validation_store,
+            remix_gain_db=self.remix_gain_db, remix_eq_db=self.remix_eq_db, weight_decay=self.weight_decay,
+            clip_loss_weight=self.clip_loss_weight, validation_store=self.validation_store,
             storage_options=({"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}),
         )
 

@@ -31,10 +31,14 @@ def feature_keys(names: list[str]) -> list[str]:
 def scan_for_changes(params: ReprocessParams, keys: list[str]) -> dict[str, Any]:
     """Track ids per category, and the audio of the new and changed songs."""
     from pipeline.extraction.changes import find_changes
+    from pipeline.extraction.driver import label_settings
     from pipeline.readers import read_dataset
 
-    changes = find_changes(read_dataset(params.dataset, params.root, taxonomy=params.taxonomy), params.store,
-                           keys, storage_options=params.storage_options())
+    # a store with stems (or stem-based labels) hashes the stems too: read the songs the same way
+    stems, activity = label_settings(params.store, storage_options=params.storage_options())
+    options = {"stems": True} if stems or activity.needs_stem_audio else {}
+    changes = find_changes(read_dataset(params.dataset, params.root, taxonomy=params.taxonomy, **options),
+                           params.store, keys, storage_options=params.storage_options())
     scan = changes.to_json()
     scan["audio"] = {t.track_id: str(t.audio) for t in changes.todo}
     return scan

@@ -24,6 +24,13 @@ def check_device(requested: str) -> str:
     return requested
 
 
+@task(name="remove-previous-run")
+def remove_previous_run(out: str) -> None:
+    from training.run import remove_run
+
+    remove_run(out)
+
+
 @task(name="fit-model")
 def fit_model(params: TrainParams, device: str) -> str:
     from training.loop import train
@@ -68,16 +75,20 @@ def train_model(
     epochs: int | None = None,
     device: str = "auto",
     options: dict[str, Any] | None = None,
+    fresh: bool = False,
 ) -> str:
     """Train ``model`` on ``features`` of ``store`` into the run directory ``out``.
 
     ``options`` holds any other :class:`flows.params.TrainParams` field (batch_size, window,
-    lr, seed, augment, attention, patience, resume, model_options, endpoint_url).
+    lr, seed, augment, attention, patience, resume, model_options, remix, validation_store,
+    endpoint_url).  ``fresh`` replaces a run already in ``out`` (a run directory only).
     """
     fields: dict[str, Any] = dict(options or {})
     if epochs is not None:
         fields["epochs"] = epochs
     params = TrainParams(store=store, out=out, features=features, model=model, device=device, **fields)
+    if fresh:
+        remove_previous_run(params.out)
     run_dir = fit_model(params, check_device(params.device))
     tune_thresholds(params, run_dir)
     publish_training_metrics(run_dir)

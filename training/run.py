@@ -172,6 +172,20 @@ def read_decision(run_dir: Path, classes: list[str]) -> dict[str, Any] | None:
             "per_class_tuned": list(doc), "legacy_micro_saved": micro is not None}
 
 
+def remove_run(run_dir: str | Path) -> None:
+    """Delete a run directory so it can be trained again from scratch; refuses a folder that holds
+    other things than a run (no ``config.json``), so a wrong path never loses data."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        return
+    if not (run_dir / "config.json").is_file() and any(run_dir.iterdir()):
+        raise RunError(f"{run_dir}: not a run directory (no config.json) and not empty; refusing to delete it, "
+                       "choose another --out")
+    shutil.rmtree(run_dir)
+
+
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / METRICS_FILE
     if not path.exists():

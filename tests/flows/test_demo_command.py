@@ -17,14 +17,15 @@ def test_demo_prefect_home_respects_the_users_choice(tmp_path):
     assert not (tmp_path / "demo").exists()
 
 
-def test_demo_score_table_has_both_baselines_for_every_score():
-    from flows.demo import DEMO_SCORES, baseline_key, score_table
+def test_the_demo_runs_the_shipped_recipe_at_demo_size():
+    import json
 
-    assert baseline_key("baseline_majority", "frame@micro.f1_micro") == "baseline_majority.frame.f1_micro"
-    assert baseline_key("baseline", "dominant.accuracy") == "baseline.dominant.accuracy"
-    row = {"model": 0.5, "baseline": 0.25, "baseline_majority": None}
-    table = score_table({name: {key: row for key in DEMO_SCORES} for name in ("in_domain", "unseen_soundfont")})
-    lines = table.splitlines()
-    assert len(lines) == 1 + len(DEMO_SCORES)
-    assert "prior" in lines[0] and "major." in lines[0]
-    assert lines[1].split() == ["frame@micro.f1_micro", "0.500", "0.250", "n/a", "0.500", "0.250", "n/a"]
+    from flows.demo import DEMO_RECIPE, demo_config, recipe_file
+
+    shipped = json.loads(recipe_file().read_text())
+    config = demo_config(seed=3, epochs=2, training={"remix": 0.25})
+    assert config.held_out_soundfont == shipped["held_out_soundfont"] not in config.train_soundfonts
+    assert config.songs == DEMO_RECIPE["songs"] < shipped["songs"] and config.seed == 3
+    assert config.training["model"] == shipped["training"]["model"]
+    assert config.training["epochs"] == 2 and config.training["remix"] == 0.25
+    assert demo_config(songs=20, model="cnn").training["model"] == "cnn"

@@ -33,9 +33,9 @@ def prefect_harness():
 
 @pytest.fixture(scope="session")
 def logmel_key() -> str:
-    from flows.demo import logmel_key as key
+    from flows.reprocess import feature_keys
 
-    return key()
+    return feature_keys(["logmel"])[0]
 
 
 @pytest.fixture(scope="session")
