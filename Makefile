@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.instrec-installed
 DEMO_DIR ?= demo
 
-.PHONY: setup system-deps demo test test-fast clean-demo serve stop
+.PHONY: setup system-deps demo model test test-fast clean-demo serve stop
 
 setup: system-deps $(STAMP)
 
@@ -21,6 +21,14 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/instrec demo --out $(DEMO_DIR)
+
+# The shipped model: the recipe in models/recipes/gm-families.json (corpora -> stem stores -> remix
+# training -> held-out-timbre reports), written to models/gm-families/ with its card. MODEL_DEVICE=cuda on a GPU.
+MODEL_DIR ?= build/model
+MODEL_DEVICE ?= auto
+model: setup
+	$(BIN)/instrec recipe --config models/recipes/gm-families.json --out $(MODEL_DIR) --device $(MODEL_DEVICE) \
+		--export models/gm-families --name gm-families
 
 test: setup
 	@bash scripts/install-system-deps.sh --test
