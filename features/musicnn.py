@@ -378,6 +378,15 @@ class MusicnnConfig:
     def frame_shape(self) -> tuple[int, ...]:
         return (LAYERS[architecture(self.model)][self.layer],)
 
+    def track_notes(self, n_samples: int) -> tuple[str, ...]:
+        """Says when a song is shorter than one patch and so repeat-padded (kept in the store)."""
+        if 0 < n_samples and 1 + n_samples // HOP_LENGTH < PATCH_FRAMES:
+            return (
+                f"{n_samples / self.sr:.2f} s is shorter than one musicnn patch ({PATCH_FRAMES} frames, "
+                f"{PATCH_FRAMES * HOP_LENGTH / self.sr:.2f} s): {self.name} repeat-padded it as musicnn does",
+            )
+        return ()
+
     def has_weights(self) -> bool:
         return self._checkpoint is not None
 

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TextIO
 
+from pipeline.musicnn_options import add_musicnn_arguments, musicnn_options_from_args
 from pipeline.track import InstrecError
 from pipeline.vggish_options import add_vggish_arguments, build_feature_configs, vggish_options_from_args
 
@@ -39,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "workers of a big cluster")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_vggish_arguments(parser)
+    add_musicnn_arguments(parser)
     parser.set_defaults(handler=run_extract)
 
 
@@ -59,7 +61,8 @@ def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     if not names:
         raise InstrecError("--features is empty; name at least one feature set, e.g. --features logmel")
     options = vggish_options_from_args(args, storage_options=storage_options_for(args.endpoint_url))
-    targets = [FeatureTarget.from_config(config) for config in build_feature_configs(names, vggish=options)]
+    configs = build_feature_configs(names, vggish=options, musicnn=musicnn_options_from_args(args))
+    targets = [FeatureTarget.from_config(config) for config in configs]
     hash_cache = SourceHashCache()  # unchanged source files are not read again
     tracks = read_dataset(args.dataset, args.root, taxonomy=args.taxonomy, hash_cache=hash_cache)
     summary = extract_dataset(
