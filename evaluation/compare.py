@@ -16,9 +16,13 @@ from evaluation.plots import plot_comparison
 from evaluation.report import HEADLINE, IMAGE_CHECK, STYLE, embed_png, format_score, json_safe
 from pipeline.track import InstrecError
 
-# The model's headline scores next to the prior baseline's (see evaluation.baseline).
+# The model's headline scores next to the prior baseline's (evaluation.baseline) and, where the
+# classes have MTT tags, the zero-shot musicnn baseline's (evaluation.zero_shot).
+BASELINES = {"baseline": "prior baseline (no audio)", "zero_shot": "zero-shot musicnn MTT tags"}
 BASELINE_KEYS = ("baseline.frame.f1_micro", "baseline.frame.f1_macro", "baseline.frame.map_macro",
-                 "baseline.segment.f1_micro", "baseline.dominant.accuracy")
+                 "baseline.segment.f1_micro", "baseline.dominant.accuracy",
+                 "zero_shot.frame.f1_micro", "zero_shot.frame.f1_macro", "zero_shot.frame.map_macro",
+                 "zero_shot.segment.f1_micro")
 CHART_KEYS = ("frame.f1_micro", "baseline.frame.f1_micro", "frame.f1_macro", "frame.map_macro", "segment.f1_micro",
               "clip.f1_posneg_macro", "dominant.accuracy")
 
@@ -71,15 +75,13 @@ def _metric_keys() -> list[str]:
     keys = []
     for level, metric, _ in HEADLINE:
         keys.append(f"{level}.{metric}")
-        if f"baseline.{level}.{metric}" in BASELINE_KEYS:
-            keys.append(f"baseline.{level}.{metric}")
+        keys += [f"{b}.{level}.{metric}" for b in BASELINES if f"{b}.{level}.{metric}" in BASELINE_KEYS]
     return keys
 
 
 def _labels() -> dict[str, str]:
-    labels = {f"{lvl}.{m}": text for lvl, m, text in HEADLINE}
-    labels.update({f"baseline.{key}": f"{text}, prior baseline (no audio)" for key, text in labels.items()})
-    return labels
+    models = {f"{lvl}.{m}": text for lvl, m, text in HEADLINE}
+    return models | {f"{b}.{key}": f"{text}, {name}" for b, name in BASELINES.items() for key, text in models.items()}
 
 
 def compare_reports(reports: Sequence[str | Path], out: str | Path) -> Path:

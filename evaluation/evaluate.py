@@ -27,7 +27,7 @@ from evaluation.dominant import dominant_accuracy, predicted_dominant, true_domi
 from evaluation.frame import frame_metrics, per_class_metrics, ranking_metrics
 from evaluation.inputs import binarize
 from evaluation.plots import plot_confusion, plot_history, plot_per_class, plot_piano_roll
-from evaluation.report import write_report
+from evaluation.report import format_score, write_report
 from evaluation.segment import segment_activity, segment_metrics
 from evaluation.smoothing import median_filter_frames, smooth_activations
 from evaluation.thresholds import MIN_POSITIVE_SECONDS, save_tuned_thresholds, tune_micro_threshold, tune_thresholds
@@ -250,6 +250,7 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
             level, metric = key.split(".", 1)
             metrics[f"{level}{name}.{metric}"] = value
     metrics.update(_baseline(run, match, results, reader, segment_s, notes))
+    metrics.update(_zero_shot(store, reader, match, results, thresholds, segment_s, notes))
     main = scored[""]
     metrics["per_class"] = _per_class_table(match.classes, thresholds, scored)
     metrics["confusions"] = ranked_confusions(main["confusion"]["matrix"], main["confusion"]["missed"],
@@ -286,6 +287,31 @@ def _baseline(run, match, results, reader, segment_s, notes) -> dict[str, Any]:
         f"{', '.join(info['predicted_classes']['baseline']) or 'nothing'} in every frame; majority baseline "
         f"{', '.join(info['predicted_classes']['baseline_majority']) or 'nothing'}; dominant guess always "
         f"{info['dominant'] or 'none'}.")
+    return scores
+
+
+def _zero_shot(store, reader, match, results, thresholds, segment_s, notes) -> dict[str, Any]:
+    """The musicnn zero-shot baseline (evaluation.zero_shot) where classes have MTT tags."""
+    from evaluation.zero_shot import find_taggram_set, mtt_tags_for, zero_shot_metrics
+
+    if not any(mtt_tags_for(c) for c in match.classes):
+        return {}
+    taggrams = find_taggram_set(store)
+    if taggrams is None:
+        notes.append("No zero-shot baseline: the store holds no MTT musicnn taggram; add one with "
+                     "`instrec extract ... --features musicnn --musicnn-layer taggram`.")
+        return {}
+    scores = zero_shot_metrics(taggrams, results, match.classes, thresholds, hop_s=reader.hop_s,
+                               first_centre=reader.first_centre, segment_s=segment_s)
+    if scores:
+        info = scores["zero_shot_info"]
+        own = info["model_on_these_classes"]
+        notes.append(
+            f"Zero-shot baseline (musicnn MTT tags of {taggrams.key}, no training on this data) scores "
+            f"{len(info['classes'])} of {len(match.classes)} classes: {', '.join(info['classes'])}; no MTT tag: "
+            f"{', '.join(info['unscored_classes']) or 'none'}. The model on the same classes: frame F1 micro "
+            f"{format_score(own['frame.f1_micro'])}, macro {format_score(own['frame.f1_macro'])}, "
+            f"mAP {format_score(own['frame.map_macro'])}.")
     return scores
 
 

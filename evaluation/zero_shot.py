@@ -19,7 +19,7 @@ feature set's frames by time (:func:`hold_onto_grid`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -104,5 +104,100 @@ def hold_onto_grid(values: np.ndarray, *, src_hop_s: float, src_first_centre: fl
     if len(values) == 0:
         raise ValueError("no source frames to hold")
     times = first_centre + np.arange(n_frames) * hop_s
-    index = np.clip(np.rint((times - src_first_centre) / src_hop_s).astype(np.int64), 0, len(values) - 1)
+    index = np.floor((times - src_first_centre) / src_hop_s + 0.5).astype(np.int64)  # ties go to the later frame
+    index = np.clip(index, 0, len(values) - 1)
     return values[index]
+
+
+ZERO_SHOT = ("zero-shot baseline: musicnn's MagnaTagATune tag probabilities (trained on real music, never on "
+             "this dataset) as class scores, each class the highest of its tags, active at 0.5; only the "
+             "classes with an MTT tag are scored")
+
+
+def find_taggram_set(store: Any) -> Any | None:
+    """The store's MTT musicnn ``taggram`` feature set (musicnn's own 2.99 s tiling preferred), or None."""
+    found = []
+    for key in store.feature_sets():
+        reader = store.feature_set(key)
+        params = dict(getattr(reader, "params", {}))
+        if (getattr(reader, "name", None) == "musicnn" and params.get("layer") == "taggram"
+                and str(params.get("model", "")).startswith("MTT")):
+            found.append((params.get("hop_frames") != 187, key, reader))
+    return min(found, key=lambda item: item[:2])[2] if found else None
+
+
+def zero_shot_metrics(
+    taggrams: Any,
+    results: Sequence[Any],
+    classes: Sequence[str],
+    thresholds: np.ndarray,
+    *,
+    hop_s: float,
+    first_centre: float,
+    segment_s: float = 1.0,
+) -> dict[str, Any]:
+    """Scores of the zero-shot baseline on the evaluated tracks, over the classes with MTT tags.
+
+    Parameters
+    ----------
+    taggrams : FeatureSetReader
+        An MTT musicnn ``taggram`` feature set (:func:`find_taggram_set`) of the same store.
+    results : sequence of evaluation.evaluate.TrackPrediction
+        The evaluated tracks (truth, mask and the model's scores).
+    classes : sequence of str
+        Their classes, in column order.
+    thresholds : np.ndarray [shape=(n_classes,)]
+        The model's per-class thresholds, for the model's own scores on the same classes.
+    hop_s, first_centre, segment_s : float
+        The evaluated feature set's grid and the segment length.
+
+    Returns
+    -------
+    dict
+        Flat ``zero_shot.frame.*`` and ``zero_shot.segment.*`` scores and ``zero_shot_info``
+        (classes scored and not, tags, the taggram set, and the model's frame scores on the
+        same classes for comparison); ``{}`` when no class has a tag.
+    """
+    from evaluation.frame import frame_metrics, ranking_metrics
+    from evaluation.segment import segment_activity, segment_metrics
+
+    mapped = [c for c, name in enumerate(classes) if mtt_tags_for(name)]
+    if not mapped:
+        return {}
+    names = [classes[c] for c in mapped]
+    truth, known, scores, model, missing = [], [], [], [], []
+    for r in results:
+        if r.track_id not in {t.track_id for t in taggrams.tracks()}:
+            missing.append(r.track_id)
+            continue
+        held = hold_onto_grid(taggrams.read_features(r.track_id), src_hop_s=taggrams.hop_s,
+                              src_first_centre=taggrams.first_centre, n_frames=len(r.labels), hop_s=hop_s,
+                              first_centre=first_centre)
+        truth.append(r.labels[:, mapped])
+        known.append(r.mask[:, mapped])
+        scores.append(zero_shot_scores(held, names))
+        model.append(r.scores[:, mapped])
+    if not truth:
+        return {}
+    y_true, y_mask, y_score = np.concatenate(truth), np.concatenate(known), np.concatenate(scores)
+    out: dict[str, Any] = {f"zero_shot.frame.{k}": v for k, v in frame_metrics(
+        y_true, (y_score >= 0.5).astype(np.uint8), mask=y_mask).items()}
+    out.update({f"zero_shot.frame.{k}": v for k, v in ranking_metrics(y_true, y_score, mask=y_mask).items()
+                if not isinstance(v, np.ndarray)})
+    seg = [segment_activity(t, hop_s=hop_s, first_centre=first_centre, segment_s=segment_s, mask=m)
+           for t, m in zip(truth, known)]
+    seg_pred = [segment_activity((s >= 0.5).astype(np.uint8), hop_s=hop_s, first_centre=first_centre,
+                                 segment_s=segment_s)[0] for s in scores]
+    out.update({f"zero_shot.segment.{k}": v for k, v in segment_metrics(
+        np.concatenate([a for a, _ in seg]), np.concatenate(seg_pred), mask=np.concatenate([k for _, k in seg])).items()})
+    y_model = np.concatenate(model)
+    own = frame_metrics(y_true, (y_model >= np.asarray(thresholds)[mapped]).astype(np.uint8), mask=y_mask)
+    own_rank = ranking_metrics(y_true, y_model, mask=y_mask)
+    out["zero_shot_info"] = {
+        "description": ZERO_SHOT, "taggram_feature_set": taggrams.key, "classes": names,
+        "unscored_classes": [c for c in classes if c not in names], "tags": {c: list(mtt_tags_for(c)) for c in names},
+        "tracks_without_taggram": missing,
+        "model_on_these_classes": {"frame.f1_micro": own["f1_micro"], "frame.f1_macro": own["f1_macro"],
+                                   "frame.map_macro": own_rank["map_macro"]},
+    }
+    return out
