@@ -250,7 +250,8 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
             level, metric = key.split(".", 1)
             metrics[f"{level}{name}.{metric}"] = value
     metrics.update(_baseline(run, match, results, reader, segment_s, notes))
-    metrics.update(_zero_shot(store, reader, match, results, thresholds, segment_s, notes))
+    metrics.update(_zero_shot(store, reader, run, match, results, split, thresholds, segment_s, save_thresholds,
+                              notes))
     main = scored[""]
     metrics["per_class"] = _per_class_table(match.classes, thresholds, scored)
     metrics["confusions"] = ranked_confusions(main["confusion"]["matrix"], main["confusion"]["missed"],
@@ -290,28 +291,40 @@ def _baseline(run, match, results, reader, segment_s, notes) -> dict[str, Any]:
     return scores
 
 
-def _zero_shot(store, reader, match, results, thresholds, segment_s, notes) -> dict[str, Any]:
+def _zero_shot(store, reader, run, match, results, split, thresholds, segment_s, save, notes) -> dict[str, Any]:
     """The musicnn zero-shot baseline (evaluation.zero_shot) where classes have MTT tags."""
-    from evaluation.zero_shot import find_taggram_set, mtt_tags_for, zero_shot_metrics
+    from evaluation import zero_shot
 
-    if not any(mtt_tags_for(c) for c in match.classes):
+    if not zero_shot.mapped_classes(match.classes):
         return {}
-    taggrams = find_taggram_set(store)
+    taggrams = zero_shot.find_taggram_set(store)
     if taggrams is None:
         notes.append("No zero-shot baseline: the store holds no MTT musicnn taggram; add one with "
                      "`instrec extract ... --features musicnn --musicnn-layer taggram`.")
         return {}
-    scores = zero_shot_metrics(taggrams, results, match.classes, thresholds, hop_s=reader.hop_s,
-                               first_centre=reader.first_centre, segment_s=segment_s)
+    saved_path = Path(run.run_dir) / zero_shot.THRESHOLD_FILE
+    tuned = None if split in ("validation", "all") else zero_shot.tune_zero_shot_threshold(
+        taggrams, reader, match.store_index, match.classes)
+    if tuned is not None:
+        threshold, source = tuned, "tuned for micro F1 on the store's validation split"
+        if save:
+            saved_path.write_text(json.dumps({"threshold": tuned, "taggram_feature_set": taggrams.key}) + "\n")
+    elif saved_path.is_file():
+        threshold, source = float(json.loads(saved_path.read_text())["threshold"]), f"saved with the run ({saved_path.name})"
+    else:
+        threshold, source = 0.5, "0.5 (no validation split to tune it on)"
+    scores = zero_shot.zero_shot_metrics(taggrams, results, match.classes, thresholds, threshold=threshold,
+                                         hop_s=reader.hop_s, first_centre=reader.first_centre, segment_s=segment_s)
     if scores:
         info = scores["zero_shot_info"]
+        info["threshold_source"] = source
         own = info["model_on_these_classes"]
         notes.append(
-            f"Zero-shot baseline (musicnn MTT tags of {taggrams.key}, no training on this data) scores "
-            f"{len(info['classes'])} of {len(match.classes)} classes: {', '.join(info['classes'])}; no MTT tag: "
-            f"{', '.join(info['unscored_classes']) or 'none'}. The model on the same classes: frame F1 micro "
-            f"{format_score(own['frame.f1_micro'])}, macro {format_score(own['frame.f1_macro'])}, "
-            f"mAP {format_score(own['frame.map_macro'])}.")
+            f"Zero-shot baseline (musicnn MTT tags of {taggrams.key}, never trained on this data; threshold "
+            f"{threshold:.3f}, {source}) scores {len(info['classes'])} of {len(match.classes)} classes: "
+            f"{', '.join(info['classes'])}; no MTT tag: {', '.join(info['unscored_classes']) or 'none'}. "
+            f"The model on the same classes: frame F1 micro {format_score(own['frame.f1_micro'])}, macro "
+            f"{format_score(own['frame.f1_macro'])}, mAP {format_score(own['frame.map_macro'])}.")
     return scores
 
 

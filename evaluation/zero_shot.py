@@ -10,9 +10,12 @@ AAM's ``Ukulele`` with a nylon guitar and ``Erhu`` with GM's Fiddle, hence ``gui
 ``violin``; ``Viola`` and bowed double bass have no tag of their own and take the nearest
 (``violin``/``strings``, ``cello``/``strings``).
 
-No training data is used: the baseline has never seen the evaluated dataset.  Decisions use
-0.5 on the sigmoid outputs (no tuning, so it stays zero-shot); ranking scores (mAP, AUC) need
-no threshold.  Scores come from a ``musicnn`` feature set stored with ``layer=taggram``
+The scores never saw the evaluated dataset.  Ranking scores (mAP, AUC) need no threshold; for
+decisions, MTT's tag probabilities in mixtures are small (0.1-0.4 where the instrument plays),
+so 0.5 would predict almost nothing: like the model, the baseline gets one threshold tuned
+for micro F1 on the store's validation split (saved with the run as ``zero_shot.json`` and
+reused where the validation split is not separate, e.g. another store's ``all``; 0.5 when
+neither exists).  Scores come from a ``musicnn`` feature set stored with ``layer=taggram``
 (``instrec extract --features musicnn --musicnn-layer taggram``), held onto the evaluated
 feature set's frames by time (:func:`hold_onto_grid`).
 """
@@ -110,8 +113,9 @@ def hold_onto_grid(values: np.ndarray, *, src_hop_s: float, src_first_centre: fl
 
 
 ZERO_SHOT = ("zero-shot baseline: musicnn's MagnaTagATune tag probabilities (trained on real music, never on "
-             "this dataset) as class scores, each class the highest of its tags, active at 0.5; only the "
-             "classes with an MTT tag are scored")
+             "this dataset) as class scores, each class the highest of its tags, active above one threshold "
+             "tuned for micro F1 on validation; only the classes with an MTT tag are scored")
+THRESHOLD_FILE = "zero_shot.json"
 
 
 def find_taggram_set(store: Any) -> Any | None:
@@ -126,12 +130,52 @@ def find_taggram_set(store: Any) -> Any | None:
     return min(found, key=lambda item: item[:2])[2] if found else None
 
 
+def mapped_classes(classes: Sequence[str]) -> list[int]:
+    """Columns of the classes that have MTT tags."""
+    return [c for c, name in enumerate(classes) if mtt_tags_for(name)]
+
+
+def track_zero_shot(taggrams: Any, track_id: str, classes: Sequence[str], *, n_frames: int, hop_s: float,
+                    first_centre: float) -> np.ndarray | None:
+    """Zero-shot scores ``[shape=(n_frames, len(classes))]`` of one track on a grid, or None without a taggram."""
+    if track_id not in {t.track_id for t in taggrams.tracks()}:
+        return None
+    held = hold_onto_grid(taggrams.read_features(track_id), src_hop_s=taggrams.hop_s,
+                          src_first_centre=taggrams.first_centre, n_frames=n_frames, hop_s=hop_s,
+                          first_centre=first_centre)
+    return zero_shot_scores(held, classes)
+
+
+def tune_zero_shot_threshold(taggrams: Any, reader: Any, store_index: np.ndarray, classes: Sequence[str]) -> float | None:
+    """One threshold maximising the zero-shot micro F1 on ``reader``'s validation split (None: nothing to tune on).
+
+    ``store_index`` are the reader's label columns of ``classes``.
+    """
+    from evaluation.thresholds import tune_micro_threshold
+
+    mapped = mapped_classes(classes)
+    names = [classes[c] for c in mapped]
+    columns = np.asarray(store_index)[mapped]
+    truth, known, scores = [], [], []
+    for entry in reader.tracks("validation"):
+        labels, mask = reader.read_labels(entry.track_id)
+        z = track_zero_shot(taggrams, entry.track_id, names, n_frames=len(labels), hop_s=reader.hop_s,
+                            first_centre=reader.first_centre)
+        if z is not None:
+            truth.append(labels[:, columns]), known.append(mask[:, columns]), scores.append(z)
+    if not mapped or not truth:
+        return None
+    tuned = tune_micro_threshold(np.concatenate(truth), np.concatenate(scores), mask=np.concatenate(known))
+    return float(tuned["threshold"]) if tuned["tuned"] else None
+
+
 def zero_shot_metrics(
     taggrams: Any,
     results: Sequence[Any],
     classes: Sequence[str],
     thresholds: np.ndarray,
     *,
+    threshold: float,
     hop_s: float,
     first_centre: float,
     segment_s: float = 1.0,
@@ -148,6 +192,8 @@ def zero_shot_metrics(
         Their classes, in column order.
     thresholds : np.ndarray [shape=(n_classes,)]
         The model's per-class thresholds, for the model's own scores on the same classes.
+    threshold : float
+        The zero-shot decision threshold (:func:`tune_zero_shot_threshold`).
     hop_s, first_centre, segment_s : float
         The evaluated feature set's grid and the segment length.
 
@@ -155,38 +201,33 @@ def zero_shot_metrics(
     -------
     dict
         Flat ``zero_shot.frame.*`` and ``zero_shot.segment.*`` scores and ``zero_shot_info``
-        (classes scored and not, tags, the taggram set, and the model's frame scores on the
-        same classes for comparison); ``{}`` when no class has a tag.
+        (classes scored and not, tags, the taggram set, the threshold, and the model's frame
+        scores on the same classes for comparison); ``{}`` when no class has a tag.
     """
     from evaluation.frame import frame_metrics, ranking_metrics
     from evaluation.segment import segment_activity, segment_metrics
 
-    mapped = [c for c, name in enumerate(classes) if mtt_tags_for(name)]
-    if not mapped:
-        return {}
+    mapped = mapped_classes(classes)
     names = [classes[c] for c in mapped]
     truth, known, scores, model, missing = [], [], [], [], []
     for r in results:
-        if r.track_id not in {t.track_id for t in taggrams.tracks()}:
+        z = track_zero_shot(taggrams, r.track_id, names, n_frames=len(r.labels), hop_s=hop_s,
+                            first_centre=first_centre) if mapped else None
+        if z is None:
             missing.append(r.track_id)
             continue
-        held = hold_onto_grid(taggrams.read_features(r.track_id), src_hop_s=taggrams.hop_s,
-                              src_first_centre=taggrams.first_centre, n_frames=len(r.labels), hop_s=hop_s,
-                              first_centre=first_centre)
-        truth.append(r.labels[:, mapped])
-        known.append(r.mask[:, mapped])
-        scores.append(zero_shot_scores(held, names))
+        truth.append(r.labels[:, mapped]), known.append(r.mask[:, mapped]), scores.append(z)
         model.append(r.scores[:, mapped])
     if not truth:
         return {}
     y_true, y_mask, y_score = np.concatenate(truth), np.concatenate(known), np.concatenate(scores)
     out: dict[str, Any] = {f"zero_shot.frame.{k}": v for k, v in frame_metrics(
-        y_true, (y_score >= 0.5).astype(np.uint8), mask=y_mask).items()}
+        y_true, (y_score >= threshold).astype(np.uint8), mask=y_mask).items()}
     out.update({f"zero_shot.frame.{k}": v for k, v in ranking_metrics(y_true, y_score, mask=y_mask).items()
                 if not isinstance(v, np.ndarray)})
     seg = [segment_activity(t, hop_s=hop_s, first_centre=first_centre, segment_s=segment_s, mask=m)
            for t, m in zip(truth, known)]
-    seg_pred = [segment_activity((s >= 0.5).astype(np.uint8), hop_s=hop_s, first_centre=first_centre,
+    seg_pred = [segment_activity((s >= threshold).astype(np.uint8), hop_s=hop_s, first_centre=first_centre,
                                  segment_s=segment_s)[0] for s in scores]
     out.update({f"zero_shot.segment.{k}": v for k, v in segment_metrics(
         np.concatenate([a for a, _ in seg]), np.concatenate(seg_pred), mask=np.concatenate([k for _, k in seg])).items()})
@@ -194,7 +235,7 @@ def zero_shot_metrics(
     own = frame_metrics(y_true, (y_model >= np.asarray(thresholds)[mapped]).astype(np.uint8), mask=y_mask)
     own_rank = ranking_metrics(y_true, y_model, mask=y_mask)
     out["zero_shot_info"] = {
-        "description": ZERO_SHOT, "taggram_feature_set": taggrams.key, "classes": names,
+        "description": ZERO_SHOT, "taggram_feature_set": taggrams.key, "threshold": threshold, "classes": names,
         "unscored_classes": [c for c in classes if c not in names], "tags": {c: list(mtt_tags_for(c)) for c in names},
         "tracks_without_taggram": missing,
         "model_on_these_classes": {"frame.f1_micro": own["f1_micro"], "frame.f1_macro": own["f1_macro"],

@@ -98,7 +98,7 @@ def test_the_report_shows_the_zero_shot_baseline_beside_the_prior_one(tmp_path):
     assert set(info["model_on_these_classes"]) == {"frame.f1_micro", "frame.f1_macro", "frame.map_macro"}
     assert 0 <= info["model_on_these_classes"]["frame.f1_micro"] <= 1
     note = next(n for n in metrics["notes"] if n.startswith("Zero-shot baseline"))
-    assert "scores 3 of 4 classes" in note and "no MTT tag: organ" in note
+    assert "scores 3 of 4 classes" in note and "no MTT tag: organ" in note and "tuned for micro F1" in note
     assert "zero-shot musicnn MTT tags" in (out / "report.html").read_text()
     keys, rows = comparison_table([out])
     assert keys.index("zero_shot.frame.f1_micro") == keys.index("baseline.frame.f1_micro") + 1
@@ -119,3 +119,20 @@ def test_classes_without_tags_get_no_zero_shot_baseline_and_no_note(tmp_path):
                               save_thresholds=False)
     assert not any(k.startswith("zero_shot") for k in metrics)
     assert not any("zero-shot" in n.lower() for n in metrics["notes"])
+
+
+def test_the_threshold_is_tuned_on_validation_saved_and_reused_on_all(tmp_path):
+    store, reader, run = _setup(tmp_path)
+    (run.run_dir / "classes.json").write_text(json.dumps(CLASSES))  # the model's thresholds are saved too
+    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "a")
+    info = metrics["zero_shot_info"]
+    assert info["threshold_source"] == "tuned for micro F1 on the store's validation split"
+    assert 0.1 < info["threshold"] < 0.8  # between the fake taggram's off (0.1) and on (0.8) values
+    saved = json.loads((run.run_dir / "zero_shot.json").read_text())
+    assert saved == {"threshold": info["threshold"], "taggram_feature_set": "musicnn-0badc0de"}
+    again = evaluate_loaded(store=store, reader=reader, run=run, split="all", out=tmp_path / "b")
+    assert again["zero_shot_info"]["threshold"] == info["threshold"]
+    assert again["zero_shot_info"]["threshold_source"] == "saved with the run (zero_shot.json)"
+    (run.run_dir / "zero_shot.json").unlink()
+    fresh = evaluate_loaded(store=store, reader=reader, run=run, split="all", out=tmp_path / "c", save_thresholds=False)
+    assert fresh["zero_shot_info"]["threshold"] == 0.5
