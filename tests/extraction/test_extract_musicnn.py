@@ -3,13 +3,15 @@ it, the repeat-padding of a short song, and the one-line errors for missing weig
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from features.grid import frame_labels
 from features.musicnn_weights import CHECKPOINTS
 from features.registry import config_from_params
-from pipeline.cli import main
+from pipeline.cli import build_parser, main
 from pipeline.demo import generate_corpus
 from pipeline.extraction import FeatureTarget, extract_dataset
 from pipeline.musicnn_options import MusicnnOptions, musicnn_config
@@ -26,12 +28,31 @@ def corpus(tmp_path_factory):
     return root
 
 
-def test_extract_then_train_embedding_models(tmp_path, corpus, musicnn_weights_dir, capsys):
-    url = str(tmp_path / "store")
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory, corpus, musicnn_weights_dir):
+    """(store URL, the extract command line, its first output) of the corpus with musicnn and log-mel."""
+    url = str(tmp_path_factory.mktemp("store") / "store")
     argv = ["extract", "--dataset", "aam", str(corpus), "--store", url, "--workers", "0", "--no-progress",
-            "--features", "musicnn,logmel"]
-    assert main(argv) == 0
-    assert "4 done" in capsys.readouterr().out
+            "--json", "--features", "musicnn,logmel"]
+    from io import StringIO
+
+    from pipeline.extraction.commands import run_extract
+
+    out = StringIO()
+    assert run_extract(build_parser(argv).parse_args(argv), out=out) == 0
+    return url, argv, json.loads(out.getvalue())
+
+
+def _train(url: str, model: str, out) -> None:
+    assert main(["train", "--store", url, "--features", "musicnn", "--model", model, "--out", str(out),
+                 "--epochs", "1", "--window", "2", "--batch-size", "2", "--workers", "0", "--device", "cpu",
+                 "--no-progress"]) == 0, model
+    assert (out / "metrics.jsonl").read_text().count("\n") == 1
+
+
+def test_extract_musicnn_on_the_store_grid_then_incremental(extracted, corpus, capsys):
+    url, argv, summary = extracted
+    assert summary["done"] == 4 and not summary["failed"]
     store = open_store(url)
     reader = store.feature_set("musicnn")
     assert reader.params["model"] == "MTT_musicnn"
@@ -49,15 +70,23 @@ def test_extract_then_train_embedding_models(tmp_path, corpus, musicnn_weights_d
         labels, mask = reader.read_labels(entry.track_id)
         expected = frame_labels(tracks[entry.track_id].events, store.classes, grid, entry.n_frames)
         assert np.array_equal(labels, expected) and mask.all()
-    assert main(argv) == 0
+    assert main([a for a in argv if a != "--json"]) == 0
     assert "0 done, 4 skipped unchanged" in capsys.readouterr().out  # incremental
     assert verify_store(url, deep=True).ok
-    for model in ("attention-mil", "bilstm-attention", "mlp"):
-        out = tmp_path / f"run-{model}"
-        assert main(["train", "--store", url, "--features", "musicnn", "--model", model, "--out", str(out),
-                     "--epochs", "1", "--window", "2", "--batch-size", "2", "--workers", "0", "--device", "cpu",
-                     "--no-progress"]) == 0, model
-        assert (out / "metrics.jsonl").read_text().count("\n") == 1
+
+
+def test_attention_mil_trains_on_musicnn_and_predict_recomputes_it(extracted, corpus, tmp_path):
+    url = extracted[0]
+    _train(url, "attention-mil", tmp_path / "run")
+    song = sorted(corpus.glob("*_mix.flac"))[0]  # predict recomputes musicnn from the raw audio
+    assert main(["predict", str(song), "--run", str(tmp_path / "run"), "--out", str(tmp_path / "pred")]) == 0
+    (record,) = list((tmp_path / "pred").glob("*.json"))
+    assert json.loads(record.read_text())["runs"]
+
+
+def test_bilstm_attention_and_mlp_train_on_musicnn(extracted, tmp_path):
+    for model in ("bilstm-attention", "mlp"):
+        _train(extracted[0], model, tmp_path / model)
 
 
 def test_a_short_song_is_repeat_padded_and_the_store_says_so(tmp_path, make_track, musicnn_weights_dir):
