@@ -45,7 +45,7 @@ def read_metrics(report: str | Path) -> dict[str, Any]:
 
 
 def comparison_table(reports: Sequence[str | Path]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Column keys and one row per report: name, store, split, then the headline scores."""
+    """Column keys and one row per report: name, store, split, feature set, then the headline scores."""
     if not reports:
         raise CompareError("no report given; pass one or more report directories")
     rows, names = [], []
@@ -61,7 +61,8 @@ def comparison_table(reports: Sequence[str | Path]) -> tuple[list[str], list[dic
         names.append(name)
         row = {"run": name, "report": str(report), "store": metrics.get("store", {}).get("url"),
                "snapshot_id": metrics.get("snapshot_id"), "split": metrics.get("split"),
-               "n_tracks": metrics.get("n_tracks")}
+               "n_tracks": metrics.get("n_tracks"),
+               "features": metrics.get("feature_set", {}).get("key") or metrics.get("run", {}).get("feature_name")}
         for key in _metric_keys():
             if key in metrics:
                 row[key] = metrics[key]
@@ -90,7 +91,7 @@ def compare_reports(reports: Sequence[str | Path], out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(json_safe({"metrics": keys, "runs": rows}), indent=2) + "\n")
-    columns = ["run", "store", "split", "n_tracks", *keys]
+    columns = ["run", "store", "split", "n_tracks", "features", *keys]
     with open(out / "compare.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()

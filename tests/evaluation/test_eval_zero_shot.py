@@ -103,6 +103,7 @@ def test_the_report_shows_the_zero_shot_baseline_beside_the_prior_one(tmp_path):
     keys, rows = comparison_table([out])
     assert keys.index("zero_shot.frame.f1_micro") == keys.index("baseline.frame.f1_micro") + 1
     assert rows[0]["zero_shot.frame.f1_micro"] == pytest.approx(1.0)
+    assert rows[0]["features"] == reader.key  # compare says which feature set each run used
 
 
 def test_without_a_taggram_the_report_says_how_to_get_one(tmp_path):
