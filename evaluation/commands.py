@@ -7,14 +7,16 @@ import json
 from pathlib import Path
 
 from evaluation.evaluate import SPLIT_CHOICES
+from evaluation.predict import THRESHOLD_MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the evaluation subcommands to the ``instrec`` parser."""
     p = subparsers.add_parser(
         "evaluate", help="score a trained run on a store split and write metrics.json + report.html",
-        description="Score a run on a feature store split. Thresholds are tuned on the store's validation "
-                    "split (saved with the run) unless the reported split includes it.",
+        description="Score a run on a feature store split with the run's own decision rule (thresholds tuned "
+                    "on validation when it was trained; `instrec tune-thresholds` re-tunes them). Evaluation "
+                    "never modifies the run.",
     )
     p.add_argument("--store", required=True, help="store URL (local path or s3://...)")
     p.add_argument("--run", required=True, type=Path, help="run directory written by `instrec train`")
@@ -24,10 +26,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS",
                    help="median filter length for the +smooth variants (0: off; default 0.5)")
     p.add_argument("--segment", type=float, default=1.0, metavar="SECONDS", help="segment length (default 1)")
-    p.add_argument("--no-tune", action="store_true", help="use the run's saved thresholds as they are")
-    p.add_argument("--no-save-thresholds", action="store_true", help="tune, but do not write them to the run")
     p.add_argument("--track-plots", type=int, default=4, help="how many per-track plots (default 4)")
     p.set_defaults(handler=_evaluate)
+
+    p = subparsers.add_parser(
+        "tune-thresholds", help="tune a run's decision thresholds on a validation split (a new version)",
+        description="Predict the split's tracks with the run, tune per-class thresholds (classes with >= 60 s "
+                    "of positives), one micro-F1 threshold, and pick the default rule by 2-fold "
+                    "cross-validation; writes a new version of the run's thresholds.json. `instrec train` "
+                    "does this on its validation split when training ends.",
+    )
+    p.add_argument("--run", required=True, type=Path, help="run directory written by `instrec train`")
+    p.add_argument("--store", required=True, help="store whose split to tune on (e.g. held-out timbres)")
+    p.add_argument("--split", default="validation", choices=("validation", "train", "test", "all"),
+                   help="the split to tune on (default: validation; never tune on the split you report)")
+    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (MinIO, moto) for s3:// stores")
+    p.set_defaults(handler=_tune)
+
+    p = subparsers.add_parser(
+        "recipe", help="leave-one-timbre-out recipe: corpora -> stem stores -> remix training -> reports",
+        description="Render a training corpus with some of the project's soundfonts and a held-out corpus "
+                    "with another, build log-mel stores (stems for the training corpus), train with the "
+                    "recipe's settings choosing epochs and thresholds on the held-out validation half, and "
+                    "report the in-domain and held-out test splits per family beside the prior baseline. "
+                    "Steps already done with the same settings are skipped. --export writes a model folder "
+                    "with its card (what `make model` does).",
+    )
+    p.add_argument("--out", required=True, type=Path, help="working folder (corpora, stores, run, reports)")
+    p.add_argument("--config", type=Path, help="recipe JSON: fields of evaluation.protocol.ProtocolConfig")
+    for flag, kind, text in (("--songs", int, "training-corpus songs"), ("--seconds", float, "song length"),
+                             ("--held-out-songs", int, "held-out songs"), ("--seed", int, "seed"),
+                             ("--workers", int, "rendering/extraction workers")):
+        p.add_argument(flag, type=kind, help=f"{text} (overrides the recipe)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--export", type=Path, metavar="MODEL_DIR", help="write the model folder and card here")
+    p.add_argument("--name", default="gm-families", help="model name in the card (default: gm-families)")
+    p.set_defaults(handler=_recipe)
 
     p = subparsers.add_parser("compare", help="put several evaluation reports side by side")
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="report directories")
@@ -40,16 +74,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "timeline; several --run options compare runs on the same songs.",
     )
     p.add_argument("audio", nargs="+", type=Path, metavar="AUDIO", help="WAV/FLAC/OGG/MP3 files")
-    p.add_argument("--run", required=True, action="append", type=Path, dest="runs",
-                   help="run directory (repeat to compare runs)")
+    p.add_argument("--run", action="append", type=Path, dest="runs",
+                   help="run or model directory (repeat to compare runs; default: the shipped model, "
+                        "$INSTREC_MODEL or models/gm-families)")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS")
     p.add_argument("--min-duration", type=float, default=0.0, metavar="SECONDS",
                    help="drop segments shorter than this")
-    p.add_argument("--thresholds", choices=("per-class", "micro"), default="per-class",
-                   help="per-class: each class's F1-optimal threshold (best macro F1); micro: one threshold for "
-                        "all classes, tuned for micro F1 (fewer false alarms on rare classes). Both are tuned by "
-                        "`instrec evaluate` on the validation split (default: per-class)")
+    p.add_argument("--thresholds", choices=THRESHOLD_MODES, default="default",
+                   help="default: the run's default rule (chosen on validation when it was tuned); per-class: "
+                        "each class's F1-optimal threshold; micro: one threshold for all classes, tuned for "
+                        "micro F1; 0.5 (default: default)")
     p.set_defaults(handler=_predict)
 
 
@@ -58,12 +93,49 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
     metrics = evaluate(args.store, args.run, args.split, args.out, storage_options=options,
-                       tune=not args.no_tune, save_thresholds=not args.no_save_thresholds,
                        smoothing_s=args.smoothing, segment_s=args.segment, n_track_plots=args.track_plots)
-    headline = {k: metrics.get(k) for k in ("frame.f1_micro", "frame@micro.f1_micro", "frame.f1_macro", "frame.map_macro",
+    headline = {k: metrics.get(k) for k in ("frame.f1_micro", "frame.f1_macro", "frame.map_macro",
                                             "segment.f1_micro", "dominant.accuracy")}
-    print(json.dumps({k: None if v is None or v != v else round(float(v), 4) for k, v in headline.items()}))
+    headline["thresholds"] = metrics["thresholds"]["default"]
+    print(json.dumps({k: v if isinstance(v, str) or v is None or v != v else round(float(v), 4)
+                      for k, v in headline.items()}))
     print(f"report: {Path(args.out) / 'report.html'}")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from evaluation.tune import tune_run
+
+    options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
+    decision = tune_run(args.run, args.store, split=args.split, storage_options=options)
+    print(json.dumps({"default": decision.default, "micro": round(decision.micro, 4),
+                      "per_class_tuned": [c for c, ok in zip(decision.classes, decision.tuned) if ok],
+                      "cross_validated": decision.info.get("cross_validated_f1_micro_plus_macro")}))
+    print(f"thresholds written to {Path(args.run) / 'thresholds.json'}")
+    return 0
+
+
+def _recipe(args: argparse.Namespace) -> int:
+    from evaluation.model_card import export_model
+    from evaluation.protocol import ProtocolConfig, ProtocolError, markdown_tables, run_protocol
+
+    values = {}
+    if args.config is not None:
+        try:
+            values = json.loads(args.config.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ProtocolError(f"{args.config}: cannot read the recipe ({exc}); pass a JSON object of "
+                                "ProtocolConfig fields") from None
+    for name in ("songs", "seconds", "held_out_songs", "seed", "workers"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    config = ProtocolConfig.from_json(values)
+    summary = run_protocol(config, args.out, device=args.device)
+    print(markdown_tables(summary))
+    for name, path in summary["reports"].items():
+        print(f"{name} report: {path}")
+    if args.export is not None:
+        print(f"model written to {export_model(summary['run'], args.export, summary=summary, name=args.name)}")
     return 0
 
 
@@ -77,7 +149,13 @@ def _compare(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from evaluation.predict import predict_files
 
-    result = predict_files(args.audio, args.runs, args.out, smoothing_s=args.smoothing,
+    runs = args.runs
+    if not runs:
+        from evaluation.model_card import default_model_dir
+
+        runs = [default_model_dir()]
+        print(f"using the shipped model {runs[0]} (pass --run to choose another)")
+    result = predict_files(args.audio, runs, args.out, smoothing_s=args.smoothing,
                            min_duration_s=args.min_duration, thresholds=args.thresholds)
     for path in result["written"]:
         print(path)

@@ -5,7 +5,9 @@ predictions at several levels (frame, 1 s segment, clip, dominant instrument), w
 reported thresholds and with 0.5, raw and median-filtered, and writes ``metrics.json``, the
 figures and ``report.html`` into ``out``.  The store may hold another dataset than the run
 was trained on: classes are matched by name and the report lists the run's classes the store
-lacks.  Thresholds are tuned on the store's validation split, never on the reported one.
+lacks.  Decisions use the run's own thresholds, tuned once on validation when training ended
+(:mod:`evaluation.decision`); evaluation never tunes or writes anything into the run, so a
+score never depends on what was evaluated before.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from evaluation.plots import plot_confusion, plot_history, plot_per_class, plot_
 from evaluation.report import format_score, write_report
 from evaluation.segment import segment_activity, segment_metrics
 from evaluation.smoothing import median_filter_frames, smooth_activations
-from evaluation.thresholds import MIN_POSITIVE_SECONDS, save_tuned_thresholds, tune_micro_threshold, tune_thresholds
+from evaluation.decision import Decision
 from pipeline.track import InstrecError
 
 log = logging.getLogger(__name__)
@@ -184,8 +186,6 @@ def evaluate(
     out: str | Path = "report",
     *,
     storage_options: dict | None = None,
-    tune: bool = True,
-    save_thresholds: bool = True,
     smoothing_s: float = 0.5,
     segment_s: float = 1.0,
     n_track_plots: int = 4,
@@ -201,14 +201,31 @@ def evaluate(
     run = load_run(run_dir)
     store = open_store(store_url, mode="r", storage_options=storage_options)
     reader = find_feature_set(store, run)
-    return evaluate_loaded(store=store, reader=reader, run=run, split=split, out=out, tune=tune,
-                           save_thresholds=save_thresholds, smoothing_s=smoothing_s, segment_s=segment_s,
-                           n_track_plots=n_track_plots)
+    return evaluate_loaded(store=store, reader=reader, run=run, split=split, out=out, smoothing_s=smoothing_s,
+                           segment_s=segment_s, n_track_plots=n_track_plots)
 
 
-def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str | Path, tune: bool = True,
-                    save_thresholds: bool = True, smoothing_s: float = 0.5, segment_s: float = 1.0,
-                    n_track_plots: int = 4) -> dict[str, Any]:
+def run_decision(run: Any, match: ClassMatch, notes: list[str]) -> tuple[Decision, str]:
+    """The run's decision rule restricted to the matched classes, and a sentence saying where it comes from."""
+    doc = getattr(run, "decision", None)
+    if doc is None:
+        notes.append("The run has no tuned thresholds: every decision uses 0.5 (tune them with "
+                     "`instrec tune-thresholds --run RUN --store VALIDATION_STORE`).")
+        return Decision.untuned(match.classes), "0.5 (the run has no tuned thresholds)"
+    full = Decision.from_json(doc, run.classes)
+    decision = Decision(match.classes, full.per_class[match.run_index], full.tuned[match.run_index], full.micro,
+                        full.default, full.info)
+    where = doc.get("tuned_on", {})
+    source = (f"the run's {decision.default} thresholds (version {doc.get('version', 1)}), tuned on "
+              f"{where.get('n_tracks', doc.get('n_tracks', '?'))} {where.get('split', 'validation')} tracks of "
+              f"{where.get('store', 'the validation store')}; default chosen by 2-fold cross-validation there")
+    if doc.get("format") == "legacy":
+        source = "the run's saved per-class thresholds (tuned by an older instrec)"
+    return decision, source
+
+
+def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str | Path, smoothing_s: float = 0.5,
+                    segment_s: float = 1.0, n_track_plots: int = 4) -> dict[str, Any]:
     """:func:`evaluate` on an opened store, feature set reader and loaded run."""
     if split not in SPLIT_CHOICES:
         raise EvaluationError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_CHOICES)}")
@@ -224,14 +241,12 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
     results, problems = predict_tracks(reader, run, entries, match)
     if not results:
         raise EvaluationError(f"{store.url}: every track of the {split!r} split failed: {problems[:3]}")
-    thresholds, threshold_source, micro = _choose_thresholds(reader, run, match, split, tune, save_thresholds, notes)
+    decision, threshold_source = run_decision(run, match, notes)
+    thresholds = decision.thresholds()
     size = median_filter_frames(reader.frame_rate, smoothing_s) if smoothing_s > 0 else 1
-    variants: dict[str, tuple[list[np.ndarray], np.ndarray]] = {
-        "": ([r.scores for r in results], thresholds),
-        "@0.5": ([r.scores for r in results], np.full(len(match.classes), 0.5)),
-    }
-    if micro is not None:
-        variants["@micro"] = ([r.scores for r in results], np.full(len(match.classes), micro))
+    raw = [r.scores for r in results]
+    variants: dict[str, tuple[list[np.ndarray], np.ndarray]] = {"": (raw, thresholds)}
+    variants.update({f"@{v}": (raw, decision.thresholds(v)) for v in ("per-class", "micro", "0.5")})
     if size > 1:
         smoothed = [smooth_activations(r.scores, size=size) for r in results]
         variants["+smooth"] = (smoothed, thresholds)
@@ -243,15 +258,15 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
         for name, (scores, thr) in variants.items()
     }
     metrics = _metadata(store, reader, run, split, results, match, thresholds, threshold_source, size, smoothing_s)
-    if micro is not None:
-        metrics["thresholds"]["micro"] = micro
+    metrics["thresholds"].update({"default": decision.default, "micro": decision.micro,
+                                  "per_class": dict(zip(match.classes, decision.per_class.tolist())),
+                                  "per_class_tuned": [c for c, ok in zip(match.classes, decision.tuned) if ok]})
     for name, result in scored.items():
         for key, value in result["flat"].items():
             level, metric = key.split(".", 1)
             metrics[f"{level}{name}.{metric}"] = value
     metrics.update(_baseline(run, match, results, reader, segment_s, notes))
-    metrics.update(_zero_shot(store, reader, run, match, results, split, thresholds, segment_s, save_thresholds,
-                              notes))
+    metrics.update(_zero_shot(store, reader, run, match, results, split, thresholds, segment_s, notes))
     main = scored[""]
     metrics["per_class"] = _per_class_table(match.classes, thresholds, scored)
     metrics["confusions"] = ranked_confusions(main["confusion"]["matrix"], main["confusion"]["missed"],
@@ -291,7 +306,7 @@ def _baseline(run, match, results, reader, segment_s, notes) -> dict[str, Any]:
     return scores
 
 
-def _zero_shot(store, reader, run, match, results, split, thresholds, segment_s, save, notes) -> dict[str, Any]:
+def _zero_shot(store, reader, run, match, results, split, thresholds, segment_s, notes) -> dict[str, Any]:
     """The musicnn zero-shot baseline (evaluation.zero_shot) where classes have MTT tags."""
     from evaluation import zero_shot
 
@@ -302,17 +317,7 @@ def _zero_shot(store, reader, run, match, results, split, thresholds, segment_s,
         notes.append("No zero-shot baseline: the store holds no MTT musicnn taggram; add one with "
                      "`instrec extract ... --features musicnn --musicnn-layer taggram`.")
         return {}
-    saved_path = Path(run.run_dir) / zero_shot.THRESHOLD_FILE
-    tuned = None if split in ("validation", "all") else zero_shot.tune_zero_shot_threshold(
-        taggrams, reader, match.store_index, match.classes)
-    if tuned is not None:
-        threshold, source = tuned, "tuned for micro F1 on the store's validation split"
-        if save:
-            saved_path.write_text(json.dumps({"threshold": tuned, "taggram_feature_set": taggrams.key}) + "\n")
-    elif saved_path.is_file():
-        threshold, source = float(json.loads(saved_path.read_text())["threshold"]), f"saved with the run ({saved_path.name})"
-    else:
-        threshold, source = 0.5, "0.5 (no validation split to tune it on)"
+    threshold, source = _zero_shot_threshold(store, reader, run, match, split)
     scores = zero_shot.zero_shot_metrics(taggrams, results, match.classes, thresholds, threshold=threshold,
                                          hop_s=reader.hop_s, first_centre=reader.first_centre, segment_s=segment_s)
     if scores:
@@ -328,45 +333,32 @@ def _zero_shot(store, reader, run, match, results, split, thresholds, segment_s,
     return scores
 
 
-def _choose_thresholds(reader, run, match, split, tune, save, notes) -> tuple[np.ndarray, str, float | None]:
-    """(per-class thresholds, where they come from, the micro-F1 threshold or None).
+def _zero_shot_threshold(store, reader, run, match, split) -> tuple[float, str]:
+    """The zero-shot decision threshold and where it comes from: tuned for micro F1 on the split the
+    run's own thresholds were tuned on, else on this store's validation split when it is not the
+    one reported, else 0.5.  Nothing is written to the run."""
+    from evaluation import zero_shot
+    from storage.store import open_store
 
-    Both are tuned on the store's validation split when the reported split excludes it;
-    otherwise the run's saved per-class thresholds are used (and its saved micro threshold,
-    if any).
-    """
-    run_thresholds = np.asarray(run.thresholds, dtype=np.float64)[match.run_index]
-    saved_micro = getattr(run, "micro_threshold", None)
-    saved = "the run's saved thresholds" if not np.allclose(run_thresholds, 0.5) else "0.5 (the run has no tuned thresholds)"
-    if not tune:
-        return run_thresholds, saved, saved_micro
-    if split in ("validation", "all"):
-        notes.append(f"Thresholds were not tuned: the reported split ({split}) includes the validation "
-                     "split they would be tuned on. Using " + saved + ".")
-        return run_thresholds, saved, saved_micro
-    val_entries = reader.tracks("validation")
-    val, _ = predict_tracks(reader, run, val_entries, match) if val_entries else ([], [])
-    if not val:
-        notes.append("The store has no validation tracks: thresholds not tuned, using " + saved + ".")
-        return run_thresholds, saved, saved_micro
-    min_positives = max(1, int(np.ceil(MIN_POSITIVE_SECONDS * reader.frame_rate)))
-    val_labels, val_scores = np.concatenate([r.labels for r in val]), np.concatenate([r.scores for r in val])
-    val_mask = np.concatenate([r.mask for r in val])
-    tuned = tune_thresholds(val_labels, val_scores, mask=val_mask, default=run_thresholds,
-                            min_positives=min_positives)
-    micro = tune_micro_threshold(val_labels, val_scores, mask=val_mask)
-    micro_threshold = float(micro["threshold"]) if micro["tuned"] else None
-    untuned = [c for c, ok in zip(match.classes, tuned["tuned"]) if not ok]
-    if untuned:
-        notes.append(f"Fewer than {MIN_POSITIVE_SECONDS:g} s of validation positives, threshold not tuned "
-                     "(default kept) for: " + ", ".join(untuned) + ".")
-    source = f"tuned per class on the store's validation split ({len(val)} tracks) to maximise F1"
-    if save:
-        values = np.asarray(run.thresholds, dtype=np.float64).copy()
-        values[match.run_index] = tuned["thresholds"]
-        save_tuned_thresholds(run.run_dir, run.classes, values, micro=micro_threshold)
-        source += "; saved with the run"
-    return tuned["thresholds"], source, micro_threshold
+    where = dict((getattr(run, "decision", None) or {}).get("tuned_on", {}) or {})
+    candidates = []
+    if where.get("store"):
+        try:
+            other = open_store(str(where["store"]), mode="r")
+            candidates.append((other, find_feature_set(other, run), str(where.get("split", "validation")),
+                               f"the {where.get('split', 'validation')} split of {where['store']}, where the run's "
+                               "thresholds were tuned"))
+        except Exception as exc:  # the store moved or is unreadable: fall back, and say so below
+            log.info("zero-shot threshold: cannot open %s (%s)", where["store"], exc)
+    if split not in ("validation", "all"):
+        candidates.append((store, reader, "validation", "this store's validation split"))
+    for source_store, source_reader, source_split, label in candidates:
+        taggrams = zero_shot.find_taggram_set(source_store)
+        tuned = None if taggrams is None else zero_shot.tune_zero_shot_threshold(
+            taggrams, source_reader, match.classes, split=source_split)
+        if tuned is not None:
+            return tuned, f"tuned for micro F1 on {label}"
+    return 0.5, "0.5 (no validation split with a musicnn taggram to tune it on)"
 
 
 def _metadata(store, reader, run, split, results, match, thresholds, source, size, smoothing_s) -> dict[str, Any]:
@@ -390,11 +382,14 @@ def _metadata(store, reader, run, split, results, match, thresholds, source, siz
         "smoothing": {"median_filter_s": smoothing_s, "frames": size,
                       "description": f"median filter over {size} frames (~{smoothing_s:g} s) in the +smooth "
                                      "variants" if size > 1 else "none"},
-        "variants": {f"<level>{k}": v for k, v in {"": "reported thresholds, raw activations",
-                                                     "@0.5": "threshold 0.5, raw activations",
+        "variants": {f"<level>{k}": v for k, v in {"": "the run's default decision rule, raw activations",
+                                                     "@per-class": "per-class thresholds tuned on validation "
+                                                                   "(micro threshold for classes with too few "
+                                                                   "positives), raw activations",
                                                      "@micro": "one threshold for every class, tuned on the "
                                                                "validation split for micro F1, raw activations",
-                                                     "+smooth": "reported thresholds, median-filtered",
+                                                     "@0.5": "threshold 0.5, raw activations",
+                                                     "+smooth": "default decision rule, median-filtered",
                                                      "+smooth@0.5": "threshold 0.5, median-filtered"}.items()},
         "tracks": [{"track_id": r.track_id, "n_frames": len(r.scores), "dominant_true": r.dominant}
                    for r in results],
@@ -417,6 +412,9 @@ def _per_class_table(classes, thresholds, scored) -> dict[str, dict[str, Any]]:
             row["clip_f1"] = main["clip"]["f1_pos"][c]
             row["clip_f1_posneg"] = main["clip"]["f1_posneg"][c]
         row["n_known_frames"] = int(main["per_class"]["n_known"][c])
+        # the class's prior baseline: always active (the best constant decision for its F1 alone)
+        share = row["support"] / row["n_known_frames"] if row["n_known_frames"] else 0.0
+        row["baseline_f1"] = 2 * share / (1 + share) if share > 0 else None
         table[name] = row
     return table
 

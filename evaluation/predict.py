@@ -3,8 +3,8 @@
 For each audio file the run's features are computed from the raw audio with the run's own
 parameters (rebuilt by ``features.registry.config_from_params`` and checked against the
 run's configuration hash), the run predicts frame activations, these are median-filtered and
-thresholded with the run's per-class thresholds (or, with ``thresholds="micro"``, the one
-threshold evaluation tuned for micro F1), and runs of active frames become segments
+thresholded with the run's decision rule (its default variant, or the one asked for, see
+:mod:`evaluation.decision`), and runs of active frames become segments
 ``(instrument, start, end, confidence)``.  Per song, one JSON holds every run's summary,
 segments and dominant instrument, and one PNG timeline shows the runs one above the other.
 """
@@ -126,30 +126,36 @@ def load_runs(run_dirs: Sequence[str | Path]) -> list[tuple[Any, Any]]:
     return loaded
 
 
-THRESHOLD_MODES = ("per-class", "micro")
+THRESHOLD_MODES = ("default", "per-class", "micro", "0.5")
 
 
-def decision_thresholds(run: Any, mode: str = "per-class") -> np.ndarray:
-    """The run's decision thresholds, one per class: its per-class ones or its micro-F1 one.
+def decision_thresholds(run: Any, mode: str = "default") -> np.ndarray:
+    """The run's decision thresholds, one per class, for ``mode`` (:data:`THRESHOLD_MODES`).
+
+    ``default`` is the rule chosen when the run's thresholds were tuned (0.5 for a run never tuned).
 
     Raises
     ------
     PredictionError
-        Unknown mode, or ``micro`` for a run that ``instrec evaluate`` has not tuned yet.
+        Unknown mode, or a tuned mode for a run whose thresholds were never tuned.
     """
-    if mode == "per-class":
-        return np.asarray(run.thresholds, dtype=np.float64)
-    if mode == "micro":
-        if run.micro_threshold is None:
-            raise PredictionError(
-                f"{run.run_dir}: the run has no micro-F1 threshold yet; run `instrec evaluate` on a store with a "
-                "validation split first, or use --thresholds per-class")
-        return np.full(len(run.classes), float(run.micro_threshold))
-    raise PredictionError(f"unknown thresholds mode {mode!r}; choose one of {', '.join(THRESHOLD_MODES)}")
+    from evaluation.decision import Decision
+
+    if mode not in THRESHOLD_MODES:
+        raise PredictionError(f"unknown thresholds mode {mode!r}; choose one of {', '.join(THRESHOLD_MODES)}")
+    doc = getattr(run, "decision", None)
+    if doc is None:
+        if mode in ("default", "0.5"):
+            return np.full(len(run.classes), 0.5)
+        raise PredictionError(
+            f"{run.run_dir}: the run's thresholds were never tuned, so there is no {mode} rule; run `instrec "
+            "tune-thresholds --run RUN --store STORE` on a validation split first, or use --thresholds 0.5")
+    decision = Decision.from_json(doc, run.classes)
+    return decision.thresholds(None if mode == "default" else mode)
 
 
 def predict_song(audio: str | Path, runs: Sequence[tuple[Any, Any]], *, smoothing_s: float = 0.5,
-                 min_duration_s: float = 0.0, thresholds: str = "per-class"
+                 min_duration_s: float = 0.0, thresholds: str = "default"
                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Predict one song with each ``(run, config)``; returns the JSON record and plot panels."""
     from pipeline.audio import load_mono, resample
@@ -193,7 +199,7 @@ def predict_song(audio: str | Path, runs: Sequence[tuple[Any, Any]], *, smoothin
 
 
 def predict_files(audio_paths: Sequence[str | Path], run_dirs: Sequence[str | Path], out: str | Path, *,
-                  smoothing_s: float = 0.5, min_duration_s: float = 0.0, thresholds: str = "per-class"
+                  smoothing_s: float = 0.5, min_duration_s: float = 0.0, thresholds: str = "default"
                   ) -> dict[str, Any]:
     """Write ``<file name>.json`` and ``<file name>.png`` into ``out`` for each song.
 

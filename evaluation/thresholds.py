@@ -6,7 +6,8 @@ and the next lower distinct score, so it makes the same decisions on the validat
 does not sit on a single training example; it is kept inside [0.001, 0.999] (the run stores
 thresholds strictly between 0 and 1).  Classes with fewer than ``min_positives`` positive
 known frames keep the default: a threshold tuned on a few seconds of one song overfits them
-(on the demo, such classes went to recall 0.9 at precision 0.1 on the test songs).  :func:`save_tuned_thresholds` stores them with the run, where prediction reads them.
+(on the demo, such classes went to recall 0.9 at precision 0.1 on the test songs).  :mod:`evaluation.decision`
+builds a run's decision rule from these and saves it with the run, where prediction reads it.
 
 Per-class F1-optimal thresholds maximise *macro* F1; they do not maximise *micro* F1, which
 pools every (frame, class) decision: a low threshold that helps one rare class's F1 adds many
@@ -18,9 +19,6 @@ reached 0.61 on validation but only 0.48 on test).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
@@ -116,12 +114,3 @@ def tune_micro_threshold(
     value = 0.5 * (cuts[k] + lower.max()) if lower.size else cuts[k]
     return {"threshold": min(max(float(value), MIN_THRESHOLD), 1.0 - MIN_THRESHOLD), "f1": float(f1[k]),
             "tuned": True}
-
-
-def save_tuned_thresholds(run_dir: str | Path, classes: Sequence[str], thresholds: np.ndarray, *,
-                          micro: float | None = None) -> None:
-    """Save per-class thresholds (and the micro-F1 threshold) with the run (``training.run.save_thresholds``)."""
-    from training.run import save_thresholds
-
-    thresholds = check_thresholds(thresholds, len(classes))
-    save_thresholds(run_dir, {name: float(value) for name, value in zip(classes, thresholds)}, micro=micro)

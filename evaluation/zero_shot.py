@@ -13,9 +13,9 @@ AAM's ``Ukulele`` with a nylon guitar and ``Erhu`` with GM's Fiddle, hence ``gui
 The scores never saw the evaluated dataset.  Ranking scores (mAP, AUC) need no threshold; for
 decisions, MTT's tag probabilities in mixtures are small (0.1-0.4 where the instrument plays),
 so 0.5 would predict almost nothing: like the model, the baseline gets one threshold tuned
-for micro F1 on the store's validation split (saved with the run as ``zero_shot.json`` and
-reused where the validation split is not separate, e.g. another store's ``all``; 0.5 when
-neither exists).  Scores come from a ``musicnn`` feature set stored with ``layer=taggram``
+for micro F1 on the validation split the run's thresholds were tuned on (that store must hold a
+taggram too), else on the evaluated store's validation split when it is not the one reported,
+else 0.5.  Evaluation writes nothing to the run.  Scores come from a ``musicnn`` feature set stored with ``layer=taggram``
 (``instrec extract --features musicnn --musicnn-layer taggram``), held onto the evaluated
 feature set's frames by time (:func:`hold_onto_grid`).
 """
@@ -115,7 +115,6 @@ def hold_onto_grid(values: np.ndarray, *, src_hop_s: float, src_first_centre: fl
 ZERO_SHOT = ("zero-shot baseline: musicnn's MagnaTagATune tag probabilities (trained on real music, never on "
              "this dataset) as class scores, each class the highest of its tags, active above one threshold "
              "tuned for micro F1 on validation; only the classes with an MTT tag are scored")
-THRESHOLD_FILE = "zero_shot.json"
 
 
 def find_taggram_set(store: Any) -> Any | None:
@@ -146,24 +145,25 @@ def track_zero_shot(taggrams: Any, track_id: str, classes: Sequence[str], *, n_f
     return zero_shot_scores(held, classes)
 
 
-def tune_zero_shot_threshold(taggrams: Any, reader: Any, store_index: np.ndarray, classes: Sequence[str]) -> float | None:
-    """One threshold maximising the zero-shot micro F1 on ``reader``'s validation split (None: nothing to tune on).
+def tune_zero_shot_threshold(taggrams: Any, reader: Any, classes: Sequence[str], *, split: str = "validation"
+                             ) -> float | None:
+    """One threshold maximising the zero-shot micro F1 on ``split`` of ``reader`` (None: nothing to tune on).
 
-    ``store_index`` are the reader's label columns of ``classes``.
+    ``classes`` are matched to the reader's label columns by name; classes it lacks are left out.
     """
     from evaluation.thresholds import tune_micro_threshold
 
-    mapped = mapped_classes(classes)
-    names = [classes[c] for c in mapped]
-    columns = np.asarray(store_index)[mapped]
+    position = {name: i for i, name in enumerate(reader.classes)}
+    names = [name for name in classes if mtt_tags_for(name) and name in position]
+    columns = [position[name] for name in names]
     truth, known, scores = [], [], []
-    for entry in reader.tracks("validation"):
+    for entry in reader.tracks(split) if names else []:
         labels, mask = reader.read_labels(entry.track_id)
         z = track_zero_shot(taggrams, entry.track_id, names, n_frames=len(labels), hop_s=reader.hop_s,
                             first_centre=reader.first_centre)
         if z is not None:
-            truth.append(labels[:, columns]), known.append(mask[:, columns]), scores.append(z)
-    if not mapped or not truth:
+            truth.append(np.asarray(labels)[:, columns]), known.append(np.asarray(mask)[:, columns]), scores.append(z)
+    if not truth:
         return None
     tuned = tune_micro_threshold(np.concatenate(truth), np.concatenate(scores), mask=np.concatenate(known))
     return float(tuned["threshold"]) if tuned["tuned"] else None

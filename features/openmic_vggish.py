@@ -71,8 +71,8 @@ def check_openmic_times(times: np.ndarray, *, name: str = "<openmic vggish json>
     if len(times) and np.max(np.abs(np.asarray(times) - expected)) > TIME_TOLERANCE_S:
         worst = int(np.argmax(np.abs(np.asarray(times) - expected)))
         raise DatasetError(
-            f"{name}: time_points[{worst}] = {times[worst]} s, expected {expected[worst]:.2f} s (examples every "
-            "0.96 s from 0); the file is not on the VGGish grid: re-download it"
+            f"{name}: time_points[{worst}] is not {expected[worst]:.2f} s (examples every 0.96 s from 0); "
+            "the file is not on the VGGish grid: re-download it"
         )
 
 
@@ -99,26 +99,34 @@ def parse_openmic_vggish(
     DatasetError
         Not JSON, missing keys, wrong shape, codes outside 0..255 or unsorted times.
     """
+    # Messages name the file, the place and what was expected, never the file's content.
     if isinstance(document, (str, bytes)):
         try:
             document = json.loads(document)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{name}: not valid JSON ({exc}); expected an OpenMIC vggish/*.json file") from exc
-    if not isinstance(document, dict) or not {"time_points", "features"} <= set(document):
-        keys = sorted(document) if isinstance(document, dict) else type(document).__name__
-        raise DatasetError(f"{name}: expected keys 'time_points' and 'features', found {keys}")
+            raise DatasetError(f"{name}: not valid JSON at line {exc.lineno}, column {exc.colno}; "
+                               "expected an OpenMIC vggish/*.json file") from exc
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"{name}: not UTF-8 text (byte {exc.start}); expected an OpenMIC vggish/*.json file"
+                               ) from exc
+    if not isinstance(document, dict):
+        raise DatasetError(f"{name}: expected keys 'time_points' and 'features' in a JSON object, "
+                           f"found a {type(document).__name__}")
+    missing = [key for key in ("time_points", "features") if key not in document]
+    if missing:
+        raise DatasetError(f"{name}: expected keys 'time_points' and 'features', missing {', '.join(map(repr, missing))}")
     try:
         features = np.asarray(document["features"], dtype=np.int64)
         times = np.asarray(document["time_points"], dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DatasetError(f"{name}: 'features' must be rows of integers and 'time_points' numbers ({exc})") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DatasetError(f"{name}: 'features' must be rows of integers and 'time_points' numbers") from exc
     if features.ndim != 2 or features.shape[1] != EMBEDDING_SIZE or times.shape != (features.shape[0],):
         raise DatasetError(
             f"{name}: expected 'features' of shape (n, 128) and n 'time_points', got "
             f"{features.shape} and {times.shape}"
         )
     if features.size and (features.min() < 0 or features.max() > 255):
-        raise DatasetError(f"{name}: codes must lie in 0..255, got {features.min()}..{features.max()}")
+        raise DatasetError(f"{name}: codes must lie in 0..255; some do not")
     if np.any(np.diff(times) <= 0):
         raise DatasetError(f"{name}: 'time_points' must increase")
     return features.astype(np.uint8), times

@@ -19,18 +19,20 @@ from flows.params import ExtractParams
 
 
 @task(name="extract-batch", retries=2, retry_delay_seconds=5)
-def extract_batch_task(batch: list, writer: Any, classes: list[str], block_frames: int) -> list:
+def extract_batch_task(batch: list, writer: Any, classes: list[str], block_frames: int, stems: bool = False,
+                       activity: Any = None) -> list:
     """Compute and write (uncommitted) the tracks of one batch; a bad song is a failed result,
     not an exception, so retries only cover transient errors such as I/O to the store."""
     from pipeline.extraction.extract import extract_batch
 
     return extract_batch([track for track, _ in batch], [targets for _, targets in batch],
-                         writer=writer, classes=classes, block_frames=block_frames)
+                         writer=writer, classes=classes, block_frames=block_frames, stems=stems, activity=activity)
 
 
 def run_batches_as_tasks(batches: Iterable[list], context: Any) -> Iterator[list]:
     """A :data:`pipeline.extraction.driver.BatchRunner`: one task per batch, results as they finish."""
-    futures = [extract_batch_task.submit(batch, context.writer, context.classes, context.block_frames)
+    futures = [extract_batch_task.submit(batch, context.writer, context.classes, context.block_frames,
+                                         context.stems, context.activity)
                for batch in batches]
     for future in as_completed(futures):
         yield future.result()
@@ -72,13 +74,15 @@ def extract_on_task_runner(params: ExtractParams) -> dict[str, Any]:
 
 
 def task_runner_for(params: ExtractParams) -> Any:
-    """An existing Dask cluster by address, else a local one with ``workers`` threads."""
+    """An existing Dask cluster by address, else a local one with ``workers`` threads that
+    listens on 127.0.0.1 only (:func:`pipeline.extraction.local_cluster.start_local_cluster`)."""
     from prefect_dask import DaskTaskRunner
+
+    from pipeline.extraction.local_cluster import start_local_cluster
 
     if params.dask_address:
         return DaskTaskRunner(address=params.dask_address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": 1, "threads_per_worker": params.workers,
-                                          "processes": False, "dashboard_address": None})
+    return DaskTaskRunner(cluster_class=start_local_cluster, cluster_kwargs={"workers": params.workers})
 
 
 @flow(name="extract-features", log_prints=True)

@@ -83,6 +83,13 @@ class TrainParams(_Params):
     workers: int | None = None
     model_options: dict[str, Any] = Field(default_factory=dict)
     endpoint_url: str | None = None
+    monitor: Literal["f1", "map"] = _TRAIN.monitor
+    steps_per_epoch: int | None = Field(default=None, ge=1)
+    remix: float = Field(default=_TRAIN.remix, ge=0.0, le=1.0,
+                         description="probability that an example is a new mixture of stems (store with stems)")
+    remix_stems: tuple[int, int] = _TRAIN.remix_stems
+    validation_store: str | None = Field(default=None, description="store whose validation split selects the "
+                                                                   "epoch and thresholds (held-out timbres)")
 
     @field_validator("model")
     @classmethod
@@ -104,7 +111,9 @@ class TrainParams(_Params):
             store=self.store, features=self.features, model=self.model, out=self.out,
             model_options=options, epochs=self.epochs, batch_size=self.batch_size, window=self.window,
             lr=self.lr, seed=self.seed, device=self.device, augment=tuple(self.augment),
-            patience=self.patience, workers=self.workers,
+            patience=self.patience, workers=self.workers, monitor=self.monitor,
+            steps_per_epoch=self.steps_per_epoch, remix=self.remix, remix_stems=self.remix_stems,
+            validation_store=self.validation_store,
             storage_options=({"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}),
         )
 

@@ -32,6 +32,19 @@ def fit_model(params: TrainParams, device: str) -> str:
     return str(train(config, resume=params.resume))
 
 
+@task(name="tune-thresholds")
+def tune_thresholds(params: TrainParams, run_dir: str) -> str:
+    """Tune the run's decision rule on its validation split; one line saying what was chosen."""
+    from evaluation.tune import tune_after_training
+
+    decision = tune_after_training(params.to_config(), run_dir)
+    message = ("no validation tracks: thresholds not tuned (decisions use 0.5)" if decision is None else
+               f"thresholds tuned on {decision.info['tuned_on']['n_tracks']} validation tracks: default rule "
+               f"{decision.default}")
+    get_run_logger().info(message)
+    return message
+
+
 @task(name="publish-training-metrics")
 def publish_training_metrics(run_dir: str) -> dict[str, Any]:
     from training.run import read_history
@@ -66,5 +79,6 @@ def train_model(
         fields["epochs"] = epochs
     params = TrainParams(store=store, out=out, features=features, model=model, device=device, **fields)
     run_dir = fit_model(params, check_device(params.device))
+    tune_thresholds(params, run_dir)
     publish_training_metrics(run_dir)
     return run_dir

@@ -25,7 +25,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "pipeline.embedding_commands": ("import-openmic-vggish", "pretrain-embedding", "fetch-musicnn"),
     "storage.commands": ("store",),
     "training.commands": ("train",),
-    "evaluation.commands": ("evaluate", "compare", "predict"),
+    "evaluation.commands": ("evaluate", "tune-thresholds", "recipe", "compare", "predict"),
     "flows.commands": ("demo",),
 }
 
@@ -53,11 +53,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 OWN_PACKAGES = ("pipeline", "features", "storage", "training", "evaluation", "flows")
 
 
+def _own_or_warning(record: logging.LogRecord) -> bool:
+    """True for instrec's own records and for any record at WARNING or above."""
+    return record.levelno >= logging.WARNING or record.name.partition(".")[0] in OWN_PACKAGES
+
+
 def configure_logging(*, verbose: bool) -> None:
     """instrec's own messages at INFO (DEBUG with -v); other libraries' only from WARNING."""
     # The root logger stays at WARNING even with -v: at DEBUG, botocore logs signed requests,
-    # credentials included.
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # credentials included.  The handler's filter also holds back libraries that set their own
+    # logger to INFO: dask.distributed does when it is imported, and would print some 40 lines
+    # per local cluster (addresses, "dashboard at: http://<host-ip>:8787").
+    handler = logging.StreamHandler()
+    handler.addFilter(_own_or_warning)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
     for name in OWN_PACKAGES:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
 

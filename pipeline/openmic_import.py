@@ -24,6 +24,7 @@ import numpy as np
 from features.openmic_vggish import OpenMICVGGishConfig, check_openmic_times, openmic_vggish_features
 from pipeline.extraction.extract import track_label_arrays
 from pipeline.readers import openmic_vggish_path, read_dataset
+from pipeline.readers.files import check_inside_root
 from pipeline.track import DatasetError, InstrecError, Track, TrackProblem
 from storage.schema import FeatureSetSpec, TrackMeta
 
@@ -197,7 +198,11 @@ def _import_one(store: Any, track: Track, *, root: Path, spec: FeatureSetSpec, c
     """Import one clip unless unchanged; a bad clip is recorded in ``summary``, never raised."""
     path = openmic_vggish_path(root, track.track_id)
     try:
+        check_inside_root(path, root)
         data = path.read_bytes()
+    except DatasetError as exc:
+        summary.failed.append({"track_id": track.track_id, "path": str(path), "problem": str(exc)})
+        return
     except OSError as exc:
         summary.failed.append({"track_id": track.track_id, "path": str(path),
                                "problem": f"{path}: cannot read the VGGish features ({exc.strerror}); "

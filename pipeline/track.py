@@ -47,6 +47,37 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Stem:
+    """One instrument's own audio in a multitrack song (a Slakh ``stems/SXX.flac``, an AAM
+    ``<id>_<Instrument>.flac``, a demo-corpus stem).
+
+    Attributes
+    ----------
+    name : str
+        The stem's name in its song (``S00``; the instrument name for AAM).
+    audio : Path
+        The stem's audio file.
+    label : str or None
+        Its class in the track's vocabulary; None when the taxonomy has no class for it
+        (its audio is then left out of stem features and labels).
+    program : int or None
+        0-based General MIDI program (128 = drums) when the dataset says.
+    events : tuple[Event, ...]
+        The stem's own notes as activity intervals of ``label`` (cleaned like the track's).
+    """
+
+    name: str
+    audio: Path
+    label: str | None
+    program: int | None = None
+    events: tuple[Event, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"audio": str(self.audio), "label": self.label, "program": self.program,
+                "n_events": len(self.events)}
+
+
+@dataclass(frozen=True)
 class Track:
     """A song with its labels, as produced by every dataset reader.
 
@@ -76,8 +107,11 @@ class Track:
         Class with the longest cumulative active time (union of its intervals).
     source_hashes : Mapping[str, str]
         Relative source path -> content hash; changes when any source file changes.
-    stems : Mapping[str, Path]
-        Optional per-instrument audio, keyed by a stem name.
+    stems : Mapping[str, Stem]
+        Per-instrument audio with its class and notes, keyed by stem name (datasets that ship
+        stems: Slakh, AAM, the demo corpus).  Their audio is part of ``source_hashes`` only
+        when the reader was asked for stems (``stems=True``), since only then does stored
+        data depend on it.
     strong_labels : bool
         True when ``events`` give frame-level truth (AAM, Slakh, demo).
     """
@@ -94,7 +128,7 @@ class Track:
     clip_mask: Mapping[str, bool] = field(default_factory=dict)
     dominant: str | None = None
     source_hashes: Mapping[str, str] = field(default_factory=dict)
-    stems: Mapping[str, Path] = field(default_factory=dict)
+    stems: Mapping[str, Stem] = field(default_factory=dict)
     strong_labels: bool = True
 
     @property
@@ -123,7 +157,7 @@ class Track:
             "clip_mask": {k: bool(v) for k, v in self.clip_mask.items()},
             "dominant": self.dominant,
             "strong_labels": self.strong_labels,
-            "stems": {k: str(v) for k, v in self.stems.items()},
+            "stems": {k: v.to_json() for k, v in self.stems.items()},
             "source_hashes": dict(self.source_hashes),
             "content_hash": self.content_hash,
         }

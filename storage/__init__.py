@@ -4,10 +4,10 @@ See ``storage/README.md`` for the layout and its guarantees.
 """
 
 from storage.locking import StoreLockedError
-from storage.schema import FeatureSetSpec, TrackMeta
-from storage.store import FeatureSetReader, FeatureStore, StoreError, TrackEntry, open_store
+from storage.schema import FeatureSetSpec, StemMeta, TrackMeta
+from storage.store import FeatureSetReader, FeatureStore, StemEntry, StoreError, TrackEntry, open_store
 
 __all__ = [
-    "FeatureSetReader", "FeatureSetSpec", "FeatureStore", "StoreError", "StoreLockedError", "TrackEntry",
-    "TrackMeta", "open_store",
+    "FeatureSetReader", "FeatureSetSpec", "FeatureStore", "StemEntry", "StemMeta", "StoreError",
+    "StoreLockedError", "TrackEntry", "TrackMeta", "open_store",
 ]

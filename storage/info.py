@@ -33,6 +33,15 @@ def store_info(store: FeatureStore, *, frame_density: bool = True) -> dict:
             },
             "hours": round(sum(e.duration for e in entries) / 3600.0, 4),
         }
+        if reader.has_stems:
+            stems = reader.stems()
+            groups = [reader.stem_group(track_id) for track_id in reader.stem_tracks()]
+            sets[key]["stems"] = {
+                "songs": len(groups), "stems": len(stems),
+                "excluded": sum(len(g.get("excluded", [])) for g in groups),
+                "per_class": dict(sorted(Counter(s.label for s in stems).items())),
+                "per_split": dict(sorted(Counter(s.split for s in stems).items())),
+            }
     density: dict[str, dict] = {name: {} for name in classes}
     if store.feature_sets():
         reader = store.feature_set(store.feature_sets()[0])
@@ -56,5 +65,6 @@ def store_info(store: FeatureStore, *, frame_density: bool = True) -> dict:
         "url": store.url, "dataset": store.dataset, "schema_version": store.manifest["schema_version"],
         "snapshot_id": store.snapshot_id, "tracks": len(all_tracks),
         "tracks_per_split": dict(sorted(Counter(all_tracks.values()).items())), "classes": classes,
+        "settings": store.settings,
         "feature_sets": sets, "label_density": density,
     }

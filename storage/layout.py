@@ -14,6 +14,9 @@ Layout of a store at ``URL`` (see ``storage/README.md`` for the reasons)::
         label_mask   (time, class) bool, True where the label is known
         clip_labels  (class,) float32
         clip_mask    (class,) bool
+    URL/<key>/stems/<slug>/<version>/     a song's stems (stores extracted with --stems)
+        features     (stem, time, <frame dims>) float16, one chunk per stem along stem
+        activity     (stem, time) uint8: 1 where that stem's class is active
 
 ``<key>`` is ``<family>-<first 8 hex of config_hash>``; ``<version>`` is the first 12 hex of
 the track's content hash plus a per-run nonce, so a writer never overwrites a committed
@@ -40,7 +43,9 @@ LOCK = ".lock"
 RUNS = "runs"
 SOURCE_HASHES = "source_hashes.json"
 TRACKS = "tracks"
+STEMS = "stems"
 ARRAY_NAMES = ("features", "labels", "label_mask", "clip_labels", "clip_mask")
+STEM_ARRAY_NAMES = ("features", "activity")
 
 
 def feature_key(name: str, config_hash: str) -> str:
@@ -61,6 +66,11 @@ def track_slug(track_id: str) -> str:
 def track_version_path(key: str, track_id: str, content_hash: str, nonce: str) -> str:
     """Store-relative path of one written version of a track in feature set ``key``."""
     return f"{key}/{TRACKS}/{track_slug(track_id)}/{content_hash[:12]}-{nonce}"
+
+
+def stem_group_path(key: str, track_id: str, content_hash: str, nonce: str) -> str:
+    """Store-relative path of one written version of a song's stems in feature set ``key``."""
+    return f"{key}/{STEMS}/{track_slug(track_id)}/{content_hash[:12]}-{nonce}"
 
 
 @dataclass(frozen=True)
@@ -153,22 +163,22 @@ def remove_tree(loc: StoreLocation, relative: str) -> None:
 
 
 def list_versions(loc: StoreLocation, key: str) -> list[str]:
-    """Store-relative paths of every track version directory written in feature set ``key``."""
-    base = loc.path(key, TRACKS)
+    """Store-relative paths of every track and stem-group version directory written in feature set ``key``."""
     loc.fs.invalidate_cache()
     found: list[str] = []
-    try:
-        slugs = loc.fs.ls(base, detail=False)
-    except FileNotFoundError:
-        return found
     prefix = loc.root.rstrip("/") + "/"
-    for slug in slugs:
+    for level in (TRACKS, STEMS):
         try:
-            versions = loc.fs.ls(slug, detail=True)
+            slugs = loc.fs.ls(loc.path(key, level), detail=False)
         except FileNotFoundError:
             continue
-        for entry in versions:
-            if entry.get("type") == "directory":
-                name = entry["name"].rstrip("/")
-                found.append(name[len(prefix):] if name.startswith(prefix) else name)
+        for slug in slugs:
+            try:
+                versions = loc.fs.ls(slug, detail=True)
+            except FileNotFoundError:
+                continue
+            for entry in versions:
+                if entry.get("type") == "directory":
+                    name = entry["name"].rstrip("/")
+                    found.append(name[len(prefix):] if name.startswith(prefix) else name)
     return found

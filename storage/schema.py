@@ -141,6 +141,18 @@ class TrackMeta:
         }
 
 
+@dataclass(frozen=True)
+class StemMeta:
+    """One stem of a song's stem group: its name, class and GM program (None when unknown)."""
+
+    name: str
+    label: str
+    program: int | None = None
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "label": self.label, "program": self.program}
+
+
 def frames_codec() -> list:
     """Compressor for frames: blosc lz4 with byte shuffle (fast both ways)."""
     from zarr.codecs import BloscCodec

@@ -42,6 +42,24 @@ class TrackEntry:
     content_hash: str
 
 
+@dataclass(frozen=True)
+class StemEntry:
+    """A committed stem of a song (stores extracted with stems): ``index`` is its slot in the
+    song's stem group, ``label`` its class."""
+
+    track_id: str
+    stem: str
+    index: int
+    label: str
+    program: int | None
+    split: str
+    n_frames: int
+
+
+# What a store's labels and stems are made from; fixed when the store is created.
+DEFAULT_SETTINGS = {"stems": False, "activity": {"mode": "notes"}}
+
+
 def _empty_manifest(dataset: str, classes: list[str]) -> dict:
     return {
         "schema_version": SCHEMA_VERSION, "dataset": dataset, "classes": list(classes),
@@ -57,6 +75,7 @@ class FeatureSetReader:
         self.key = key
         self.spec = FeatureSetSpec.from_json(doc)
         self._records: dict[str, dict] = doc["tracks"]
+        self._stem_records: dict[str, dict] = doc.get("stems", {})
         self._arrays: dict[tuple[str, str], Any] = {}
 
     name = property(lambda self: self.spec.name)
@@ -79,6 +98,45 @@ class FeatureSetReader:
             if split is None or r["split"] == split
         ]
 
+    @property
+    def has_stems(self) -> bool:
+        """True when the store holds stems for this feature set (extracted with ``--stems``)."""
+        return bool(self._stem_records)
+
+    def stems(self, split: str | None = None) -> list[StemEntry]:
+        """Committed stems (excluded ones left out), sorted by song then stem; only ``split`` when given."""
+        return [
+            StemEntry(track_id=tid, stem=stem["name"], index=int(stem["index"]), label=stem["label"],
+                      program=stem.get("program"), split=group["split"], n_frames=int(group["n_frames"]))
+            for tid, group in sorted(self._stem_records.items())
+            if split is None or group["split"] == split
+            for stem in group["stems"]
+        ]
+
+    def stem_tracks(self) -> list[str]:
+        """Ids of the songs with a committed stem group."""
+        return sorted(self._stem_records)
+
+    def stem_group(self, track_id: str) -> dict:
+        """The manifest record of a song's stem group (``stems``, ``excluded``, ``n_frames``...)."""
+        try:
+            return self._stem_records[track_id]
+        except KeyError:
+            raise KeyError(f"track {track_id!r} has no committed stems in feature set {self.key} of "
+                           f"{self._store.url}") from None
+
+    def read_stem(self, track_id: str, index: int, start: int = 0, stop: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Frames ``start:stop`` of stem slot ``index`` of a song: features float32 ``(T, *frame_shape)``
+        and its class's activity uint8 ``(T,)``."""
+        n = int(self.stem_group(track_id)["n_frames"])
+        stop = n if stop is None else min(int(stop), n)
+        start = max(0, int(start))
+        stop = max(start, stop)
+        features = np.asarray(self.array(track_id, "features", stems=True)[index, start:stop], dtype=np.float32)
+        activity = np.asarray(self.array(track_id, "activity", stems=True)[index, start:stop], dtype=np.uint8)
+        return features, activity
+
     def record(self, track_id: str) -> dict:
         try:
             return self._records[track_id]
@@ -87,14 +145,15 @@ class FeatureSetReader:
                 f"track {track_id!r} is not committed in feature set {self.key} of {self._store.url}"
             ) from None
 
-    def array(self, track_id: str, name: str) -> Any:
-        """The zarr array ``name`` of a committed track (cached)."""
-        cache_key = (track_id, name)
+    def array(self, track_id: str, name: str, *, stems: bool = False) -> Any:
+        """The zarr array ``name`` of a committed track, or of its stem group with ``stems`` (cached)."""
+        cache_key = (track_id, f"stems/{name}" if stems else name)
         arr = self._arrays.get(cache_key)
         if arr is None:
             import zarr
 
-            path = f"{self.record(track_id)['path']}/{name}"
+            record = self.stem_group(track_id) if stems else self.record(track_id)
+            path = f"{record['path']}/{name}"
             try:
                 arr = zarr.open_array(self._store.zarr_store, path=path, mode="r", zarr_format=3)
             except FileNotFoundError as exc:
@@ -159,6 +218,11 @@ class FeatureStore:
     manifest = property(lambda self: self._manifest)
 
     @property
+    def settings(self) -> dict:
+        """What the store's labels and stems are made from: ``{"stems": bool, "activity": {...}}``."""
+        return {**DEFAULT_SETTINGS, **self._manifest.get("settings", {})}
+
+    @property
     def zarr_store(self) -> Any:
         if self._zarr_store is None:
             self._zarr_store = self._loc.zarr_store(read_only=self.mode == "r")
@@ -202,13 +266,19 @@ class FeatureStore:
             self._writer = VersionWriter(self._loc.url, self._loc.storage_options or None)
         return self._writer
 
-    def initialize(self, *, dataset: str, classes: list[str]) -> None:
-        """Set the dataset and vocabulary of a new store, or check them on an existing one."""
+    def initialize(self, *, dataset: str, classes: list[str], settings: dict | None = None) -> None:
+        """Set the dataset, vocabulary and settings of a new store, or check them on an existing one.
+
+        ``settings``: ``{"stems": bool, "activity": ActivityConfig.to_json()}`` (default: no stems,
+        note-based labels).  A store keeps the settings it was created with.
+        """
         self._require_writer()
+        settings = {**DEFAULT_SETTINGS, **(settings or {})}
         if not self._manifest["classes"] and not self._manifest["feature_sets"]:
             import zarr
 
             self._manifest["dataset"], self._manifest["classes"] = dataset, list(classes)
+            self._manifest["settings"] = settings
             root = zarr.open_group(self.zarr_store, mode="a", zarr_format=3)
             root.attrs.update({"instrec_schema_version": SCHEMA_VERSION, "dataset": dataset, "classes": list(classes)})
             return
@@ -217,6 +287,13 @@ class FeatureStore:
                 f"{self.url}: the store holds dataset {self.dataset!r} with {len(self.classes)} classes; "
                 f"cannot add dataset {dataset!r} with {len(classes)} classes (different vocabulary); "
                 "use another store URL per dataset/taxonomy"
+            )
+        if settings != self.settings:
+            have, want = self.settings, settings
+            raise StoreError(
+                f"{self.url}: the store was built with stems={have['stems']} and activity "
+                f"{have['activity']['mode']}, not stems={want['stems']} and activity {want['activity']['mode']}; "
+                "extract with the store's settings (see `instrec store info`) or into another store URL"
             )
 
     def add_feature_set(self, spec: FeatureSetSpec) -> str:
@@ -268,15 +345,18 @@ class FeatureStore:
         superseded: list[str] = []
         sets = self._manifest["feature_sets"]
         for record in records:
-            tracks = sets[record["feature_set"]]["tracks"]
-            old = tracks.get(record["track_id"])
+            doc = sets[record["feature_set"]]
+            entries = doc.setdefault("stems", {}) if record.get("kind") == "stems" else doc["tracks"]
+            old = entries.get(record["track_id"])
             if old is not None and old["path"] != record["path"]:
                 superseded.append(old["path"])
-            tracks[record["track_id"]] = {k: v for k, v in record.items() if k not in ("track_id", "feature_set")}
+            entries[record["track_id"]] = {k: v for k, v in record.items()
+                                           if k not in ("track_id", "feature_set", "kind")}
         for key, track_id in remove:
-            old = sets.get(key, {}).get("tracks", {}).pop(track_id, None)
-            if old is not None:
-                superseded.append(old["path"])
+            for level in ("tracks", "stems"):
+                old = sets.get(key, {}).get(level, {}).pop(track_id, None)
+                if old is not None:
+                    superseded.append(old["path"])
         previous = self.snapshot_id
         self._manifest["generation"] = int(self._manifest.get("generation", 0)) + 1
         self._manifest["snapshot_id"] = f"{self._manifest['generation']:08d}-{uuid.uuid4().hex[:8]}"
@@ -318,7 +398,8 @@ class FeatureStore:
     def collect_garbage(self) -> list[str]:
         """Delete track versions no committed record points to (left by crashed writers)."""
         self._require_writer()
-        committed = {r["path"] for doc in self._manifest["feature_sets"].values() for r in doc["tracks"].values()}
+        committed = {r["path"] for doc in self._manifest["feature_sets"].values()
+                     for level in ("tracks", "stems") for r in doc.get(level, {}).values()}
         removed = []
         # every feature-set folder on disk, also those of a run killed before its first commit
         keys = set(self._manifest["feature_sets"]) | {

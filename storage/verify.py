@@ -118,6 +118,53 @@ def _check_feature_set(store: FeatureStore, key: str, doc: dict, report: VerifyR
         if problems:
             report.broken.append((key, track_id))
             report.problems += [f"{where}: {p}" for p in problems]
+    for track_id, group in sorted(doc.get("stems", {}).items()):
+        report.tracks_checked += 1
+        problems = _check_stem_group(store, reader, track_id, group, doc, frame_shape, deep=deep)
+        if problems:
+            report.broken.append((key, track_id))
+            report.problems += [f"{key}/{track_id} stems ({group['path']}): {p}" for p in problems]
+
+
+def _check_stem_group(store: FeatureStore, reader: Any, track_id: str, group: dict, doc: dict,
+                      frame_shape: tuple[int, ...], *, deep: bool) -> list[str]:
+    """Problems of one committed stem group: arrays, shapes, chunks, hashes, slots, values."""
+    import zarr
+
+    problems: list[str] = []
+    try:
+        attrs = dict(zarr.open_group(store.zarr_store, path=group["path"], mode="r").attrs)
+        if attrs.get("content_hash") != group["content_hash"]:
+            problems.append("content hash in the stem group differs from the manifest")
+        track = doc["tracks"].get(track_id)
+        if track is None:
+            problems.append("stems committed for a track that is not committed")
+        elif track["content_hash"] != group["content_hash"] or int(track["n_frames"]) != int(group["n_frames"]):
+            problems.append("stems and mix were extracted from different sources or grids")
+        slots = len(attrs.get("stems", []))
+        n = int(group["n_frames"])
+        for name, shape in {"features": (slots, n, *frame_shape), "activity": (slots, n)}.items():
+            arr = reader.array(track_id, name, stems=True)
+            if tuple(arr.shape) != shape:
+                problems.append(f"{name} has shape {tuple(arr.shape)}, expected {shape}")
+                continue
+            # excluded stems' slots are never written; every committed stem's chunks must exist
+            expected = len(group["stems"]) * (arr.nchunks // slots if slots else 0)
+            if arr.nchunks_initialized < expected:
+                problems.append(f"{name} has {expected - arr.nchunks_initialized} missing chunks")
+        indices = [int(stem["index"]) for stem in group["stems"]]
+        if any(not 0 <= i < slots for i in indices) or len(set(indices)) != len(indices):
+            problems.append(f"stem slots {indices} do not fit the group's {slots} stems")
+        if deep and not problems:
+            for stem in group["stems"]:
+                features, activity = reader.read_stem(track_id, int(stem["index"]))
+                if not np.isfinite(features).all():
+                    problems.append(f"stem {stem['name']} features contain NaN/Inf")
+                if activity.max(initial=0) > 1:
+                    problems.append(f"stem {stem['name']} activity is not 0/1")
+    except Exception as exc:  # any unreadable piece is a problem of this group
+        problems.append(f"unreadable: {type(exc).__name__}: {exc}")
+    return problems
 
 
 def verify_store(url: str, *, storage_options: dict | None = None, deep: bool = False,
@@ -167,7 +214,7 @@ def _verify_open(store: FeatureStore, report: VerifyReport, *, deep: bool) -> No
     committed = set()
     for key, doc in sorted(manifest["feature_sets"].items()):
         _check_feature_set(store, key, doc, report, deep=deep)
-        committed |= {r["path"] for r in doc["tracks"].values()}
+        committed |= {r["path"] for level in ("tracks", "stems") for r in doc.get(level, {}).values()}
         report.garbage += [p for p in list_versions(store.location, key) if p not in committed]
     if report.garbage:
         report.notes.append(

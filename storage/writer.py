@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from storage.layout import StoreLocation, resolve, track_version_path
-from storage.schema import FeatureSetSpec, TrackMeta, frames_codec, labels_codec
+from storage.layout import StoreLocation, resolve, stem_group_path, track_version_path
+from storage.schema import FeatureSetSpec, StemMeta, TrackMeta, frames_codec, labels_codec
 
 LABEL_CHUNK_FACTOR = 4
 
@@ -71,6 +71,17 @@ class VersionWriter:
             path=track_version_path(spec.key, meta.track_id, meta.content_hash, self.nonce),
         )
 
+    def begin_stems(self, spec: FeatureSetSpec, meta: TrackMeta, *, stems: list[StemMeta],
+                    n_frames: int) -> "StemGroupVersion":
+        """Create a new version of a song's stem group; fill it with ``write_stem``.
+
+        ``meta`` is the song's; every stem has the song's ``n_frames`` frames.
+        """
+        return StemGroupVersion.create(
+            self.zarr_store(), spec=spec, meta=meta, stems=stems, n_frames=n_frames,
+            path=stem_group_path(spec.key, meta.track_id, meta.content_hash, self.nonce),
+        )
+
     def write_track(
         self,
         spec: FeatureSetSpec,
@@ -96,15 +107,14 @@ class VersionWriter:
         return version.record(n_samples=n_samples)
 
 
-async def _create_version(zstore: Any, path: str, attributes: dict, arrays: dict) -> Any:
-    """Create a track group and its arrays concurrently (one round trip each, in parallel)."""
+async def _create_version(zstore: Any, path: str, attributes: dict, arrays: dict) -> list:
+    """Create a group and its arrays concurrently (one round trip each, in parallel); the arrays in order."""
     import asyncio
 
     from zarr.api.asynchronous import create_group
 
     group = await create_group(store=zstore, path=path, overwrite=True, zarr_format=3, attributes=attributes)
-    created = await asyncio.gather(*(group.create_array(name, **options) for name, options in arrays.items()))
-    return created[0]
+    return await asyncio.gather(*(group.create_array(name, **options) for name, options in arrays.items()))
 
 
 @dataclass
@@ -163,7 +173,7 @@ class TrackVersion:
                 data = arrays[name].pop("data")
                 arrays[name].update(shape=(0,), dtype=data.dtype, chunks=(1,))
         attributes = {"track_id": meta.track_id, "feature_set": spec.key, **meta.to_json()}
-        features = sync(_create_version(zstore, path, attributes, arrays))
+        features = sync(_create_version(zstore, path, attributes, arrays))[0]
         return cls(path=path, spec=spec, meta=meta, n_frames=n_frames, n_classes=n_classes,
                    features=zarr.Array(features), clip=clip)
 
@@ -200,3 +210,76 @@ class TrackVersion:
         if n_samples is not None:
             doc["n_samples"] = int(n_samples)
         return doc
+
+
+@dataclass
+class StemGroupVersion:
+    """The arrays of one version of a song's stems: ``features (stem, time, ...)`` and
+    ``activity (stem, time)``, one chunk per stem along ``stem``."""
+
+    path: str
+    spec: FeatureSetSpec
+    meta: TrackMeta
+    stems: list[StemMeta]
+    n_frames: int
+    features: Any
+    activity: Any
+    excluded: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, zstore: Any, *, spec: FeatureSetSpec, meta: TrackMeta, stems: list[StemMeta], path: str,
+               n_frames: int) -> "StemGroupVersion":
+        import zarr
+        from zarr.core.sync import sync
+
+        n_stems = len(stems)
+        time_chunk = max(1, min(spec.chunk_frames, n_frames))
+        label_chunk = max(1, min(spec.chunk_frames * LABEL_CHUNK_FACTOR, n_frames))
+        config = {"write_empty_chunks": True}
+        arrays = {
+            "features": {"shape": (n_stems, n_frames, *spec.frame_shape), "dtype": spec.dtype,
+                         "chunks": (1, time_chunk, *spec.frame_shape), "compressors": frames_codec(),
+                         "dimension_names": ("stem", "time", *spec.frame_dims), "fill_value": 0, "config": config},
+            "activity": {"shape": (n_stems, n_frames), "dtype": "uint8", "chunks": (1, label_chunk),
+                         "compressors": labels_codec(), "dimension_names": ("stem", "time"), "fill_value": 0,
+                         "config": config},
+        }
+        attributes = {"track_id": meta.track_id, "feature_set": spec.key, **meta.to_json(),
+                      "stems": [stem.to_json() for stem in stems]}
+        features, activity = sync(_create_version(zstore, path, attributes, arrays))
+        return cls(path=path, spec=spec, meta=meta, stems=list(stems), n_frames=n_frames,
+                   features=zarr.Array(features), activity=zarr.Array(activity))
+
+    def write_stem(self, index: int, *, activity: np.ndarray, blocks: Any) -> None:
+        """Write stem ``index``: its activity ``(n_frames,)`` 0/1 and its frames from
+        ``blocks``, an iterable of ``(start, block)`` as :func:`pipeline.extraction.extract.iter_feature_blocks` yields."""
+        activity = np.asarray(activity, dtype=np.uint8)
+        if activity.shape != (self.n_frames,):
+            raise ValueError(f"track {self.meta.track_id!r}: stem activity of shape {activity.shape}, "
+                             f"expected ({self.n_frames},)")
+        self.activity[index] = activity
+        for start, block in blocks:
+            block = np.asarray(block)
+            if block.shape[1:] != tuple(self.spec.frame_shape) or start + len(block) > self.n_frames:
+                raise ValueError(f"track {self.meta.track_id!r}: stem frames {start}:{start + len(block)} of shape "
+                                 f"{block.shape[1:]} do not fit ({self.n_frames}, {tuple(self.spec.frame_shape)})")
+            with np.errstate(over="ignore"):
+                stored = block.astype(self.spec.dtype)
+            if not np.isfinite(stored).all():
+                raise ValueError(f"track {self.meta.track_id!r}: stem {self.stems[index].name} frames are not "
+                                 f"finite in {self.spec.dtype}")
+            self.features[index, start:start + len(block)] = stored
+
+    def exclude(self, index: int, reason: str) -> None:
+        """Leave stem ``index`` out of the committed group (its slot stays, unread), with the reason."""
+        self.excluded.append({"index": index, "name": self.stems[index].name, "reason": reason})
+
+    def record(self) -> dict:
+        """The manifest record of this stem group (``kind: stems``), not yet committed."""
+        left_out = {e["index"] for e in self.excluded}
+        return {
+            "track_id": self.meta.track_id, "feature_set": self.spec.key, "kind": "stems", "path": self.path,
+            "n_frames": self.n_frames, "content_hash": self.meta.content_hash, "split": self.meta.split,
+            "stems": [{**stem.to_json(), "index": i} for i, stem in enumerate(self.stems) if i not in left_out],
+            "excluded": [{"name": e["name"], "reason": e["reason"]} for e in self.excluded],
+        }

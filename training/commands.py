@@ -28,6 +28,14 @@ def _augmentations(text: str) -> tuple[str, ...]:
     return names
 
 
+def _stem_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX stems like 2,6, got {text!r}") from None
+    return low, high
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` subcommand."""
     d = DEFAULTS
@@ -61,6 +69,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="validation score: frame micro F1 at 0.5 or macro mAP (default: f1)")
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: from CPU count)")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="cap on batches per epoch")
+    p.add_argument("--remix", type=float, default=d.remix, metavar="P",
+                   help="probability (0..1) that a training example is a new mixture of stems of different "
+                        "songs; needs a store extracted with --stems (default: 0)")
+    p.add_argument("--remix-stems", type=_stem_range, default=d.remix_stems, metavar="MIN,MAX",
+                   help=f"stems per remix (default: {d.remix_stems[0]},{d.remix_stems[1]})")
+    p.add_argument("--validation-store", default=None, metavar="URL",
+                   help="store whose validation split picks the best epoch, early stopping and thresholds "
+                        "(e.g. songs rendered with timbres training never hears); default: the training store")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_train)
 
@@ -83,16 +99,24 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             model_options=options, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
             lr=args.lr, seed=args.seed, device=args.device, augment=args.augment, patience=args.patience,
             monitor=args.monitor, workers=args.workers, steps_per_epoch=args.steps_per_epoch,
-            progress=not args.no_progress,
+            progress=not args.no_progress, remix=args.remix, remix_stems=args.remix_stems,
+            validation_store=args.validation_store,
         )
     except ValueError as exc:
         raise TrainOptionError(str(exc)) from None
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from evaluation.tune import tune_after_training
     from training.loop import train
 
     config = config_from_args(args)
     run_dir = train(config, resume=args.resume)
+    decision = tune_after_training(config, run_dir)
+    if decision is None:
+        print(f"no {config.validation_split!r} tracks: thresholds not tuned (decisions use 0.5)")
+    else:
+        print(f"thresholds tuned on {decision.info['tuned_on']['n_tracks']} {config.validation_split} tracks of "
+              f"{decision.info['tuned_on']['store']}: default rule {decision.default}")
     print(f"run written to {run_dir}")
     return 0

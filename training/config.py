@@ -49,6 +49,18 @@ class TrainConfig:
         Weight of the clip-level loss (weak labels) added to the frame-level loss.
     steps_per_epoch : int or None
         Cap on batches per epoch (``None``: one pass over the epoch's windows).
+    remix : float
+        Probability that a training example is a new mixture of stems of different songs
+        (:mod:`training.remix`); needs a store extracted with stems.  0 trains on the mixes only.
+    remix_stems : (int, int)
+        Fewest and most stems per remix.
+    remix_gain_db, remix_eq_db : float
+        Per-stem random gain range and random EQ size of remixes (:class:`training.remix.RemixOptions`).
+    validation_store : str or None
+        Store whose ``validation_split`` tracks choose the best epoch, drive early stopping and tune
+        the thresholds, instead of the training store's: a store rendered with timbres training never
+        hears rewards models that generalise.  It must hold the same feature set (same
+        configuration hash) and vocabulary.
     """
 
     store: str
@@ -80,6 +92,11 @@ class TrainConfig:
     storage_options: Mapping[str, Any] = field(default_factory=dict)
     amp: bool = True
     progress: bool = True
+    remix: float = 0.0
+    remix_stems: tuple[int, int] = (2, 6)
+    remix_gain_db: float = 6.0
+    remix_eq_db: float = 6.0
+    validation_store: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -108,9 +125,17 @@ class TrainConfig:
             problems.append(f"workers must be >= 0, got {self.workers}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             problems.append(f"steps_per_epoch must be >= 1, got {self.steps_per_epoch}")
+        if not 0.0 <= self.remix <= 1.0:
+            problems.append(f"remix must be a probability in [0, 1], got {self.remix}")
+        stems = tuple(self.remix_stems)
+        if len(stems) != 2 or not 1 <= stems[0] <= stems[1]:
+            problems.append(f"remix_stems must be (fewest, most) with 1 <= fewest <= most, got {self.remix_stems}")
+        if self.remix_gain_db < 0 or self.remix_eq_db < 0:
+            problems.append("remix_gain_db and remix_eq_db must be >= 0")
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
         object.__setattr__(self, "augment", tuple(self.augment))
+        object.__setattr__(self, "remix_stems", tuple(int(n) for n in self.remix_stems))
         try:  # the JSON form (tuples become lists), so a saved config compares equal
             options = json.loads(json.dumps(dict(self.model_options)))
         except TypeError as exc:
@@ -122,6 +147,7 @@ class TrainConfig:
         """Plain JSON-able fields (storage options are left out: they may hold secrets)."""
         data = dataclasses.asdict(self)
         data["augment"] = list(self.augment)
+        data["remix_stems"] = list(self.remix_stems)
         data["storage_options"] = {}
         return data
 
@@ -133,8 +159,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training config keys {unknown}")
         values = dict(data)
-        if "augment" in values:
-            values["augment"] = tuple(values["augment"])
+        for name in ("augment", "remix_stems"):
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)
 
     def resumable_from(self, other: "TrainConfig") -> list[str]:

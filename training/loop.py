@@ -335,13 +335,14 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
     device = resolve_device(config.device)
     seed_everything(config.seed)
     train_tracks = [t for t in reader.tracks(config.train_split) if t.n_frames > 0]
-    val_tracks = [t for t in reader.tracks(config.validation_split) if t.n_frames > 0]
     if not train_tracks:
         raise RunError(f"{store.url}: feature set {reader.key} has no {config.train_split!r} tracks "
                        "with frames; extract features for the training split first")
+    val_reader = validation_reader(config, reader, store)
+    val_tracks = [t for t in val_reader.tracks(config.validation_split) if t.n_frames > 0]
     if not val_tracks:
         log.warning("%s: no %r tracks: the best checkpoint is chosen by training loss",
-                    store.url, config.validation_split)
+                    config.validation_store or store.url, config.validation_split)
 
     classes = list(reader.classes)
     stats = label_statistics(reader, [t.track_id for t in train_tracks])
@@ -354,19 +355,22 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
                                  factor=config.oversample)
     workers = default_workers(device) if config.workers is None else config.workers
 
-    def dataset(tracks: list[Any]) -> WindowDataset:
-        return WindowDataset(reader, track_ids=[t.track_id for t in tracks],
+    def dataset(source: Any, tracks: list[Any]) -> WindowDataset:
+        return WindowDataset(source, track_ids=[t.track_id for t in tracks],
                              n_frames=[t.n_frames for t in tracks], window=config.window)
 
-    train_set = dataset(train_tracks)
+    train_set = dataset(reader, train_tracks)
     max_samples = None if config.steps_per_epoch is None else config.steps_per_epoch * config.batch_size
     sampler = RandomWindowSampler(train_set.n_frames, window=config.window, repeats=repeats,
                                   seed=config.seed, max_samples=max_samples)
-    train_loader = make_loader(train_set, sampler, batch_size=config.batch_size, workers=workers,
+    loader_set: Any = train_set
+    if config.remix > 0:
+        loader_set, sampler = remixing(config, reader, store, train_set, sampler)
+    train_loader = make_loader(loader_set, sampler, batch_size=config.batch_size, workers=workers,
                                device=device, drop_last=len(sampler) > config.batch_size)
     val_loader = None
     if val_tracks:
-        val_set = dataset(val_tracks)
+        val_set = dataset(val_reader, val_tracks)
         val_loader = make_loader(val_set, SequentialWindowSampler(val_set.n_frames, window=config.window),
                                  batch_size=config.batch_size, workers=workers, device=device)
 
@@ -385,6 +389,8 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
                                         "snapshot_id": store.snapshot_id})
     write_json(run_dir / "training_data.json", {
         "train_tracks": len(train_tracks), "validation_tracks": len(val_tracks),
+        "validation_store": config.validation_store,
+        "remix": config.remix, "remix_stems": len(loader_set.pool) if config.remix > 0 else 0,
         "oversampled_tracks": int((repeats > 1).sum()),
         "pos_weight": dict(zip(classes, loss_fn.pos_weight.tolist())),
         **training_priors(stats, classes, [t.dominant for t in train_tracks]),
@@ -396,3 +402,45 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
     fit(model, train_loader=train_loader, val_loader=val_loader, loss_fn=loss_fn, config=config,
         run_dir=run_dir, device=device, model_meta=meta, resume=resume, on_epoch_end=on_epoch_end)
     return run_dir
+
+
+def validation_reader(config: Any, reader: Any, store: Any) -> Any:
+    """The feature set the validation split is read from: the training store's, or the same
+    feature set (by configuration hash) of ``config.validation_store``."""
+    if not config.validation_store:
+        return reader
+    from storage.store import open_store
+
+    other = open_store(config.validation_store, mode="r", storage_options=dict(config.storage_options) or None)
+    matches = [key for key in other.feature_sets() if other.feature_set(key).config_hash == reader.config_hash]
+    if not matches:
+        raise RunError(f"{other.url}: the validation store has no feature set computed like {reader.key} of "
+                       f"{store.url} (keys: {', '.join(other.feature_sets()) or 'none'}); extract it with the "
+                       "same --features")
+    if list(other.classes) != list(reader.classes):
+        raise RunError(f"{other.url}: the validation store's {len(other.classes)} classes differ from the training "
+                       f"store's {len(reader.classes)}; use stores of the same taxonomy")
+    return other.feature_set(matches[0])
+
+
+def remixing(config: Any, reader: Any, store: Any, train_set: Any, sampler: Any) -> tuple[Any, Any]:
+    """The training dataset and sampler with remixes of the training split's stems (``config.remix``)."""
+    from features.mixing import mixing_domain
+    from training.remix import RemixDataset, RemixOptions, RemixSampler, StemPool
+
+    if not reader.has_stems:
+        raise RunError(f"{store.url}: feature set {reader.key} holds no stems, which --remix mixes; extract the "
+                       "store with `instrec extract --stems` (or train without --remix)")
+    try:
+        domain = mixing_domain(reader.params)
+    except ValueError as exc:
+        raise RunError(f"{store.url}: {exc}") from None
+    pool = StemPool(reader, config.train_split, reader.classes)
+    if not len(pool):
+        raise RunError(f"{store.url}: feature set {reader.key} has no stems in the {config.train_split!r} split "
+                       "to remix; check `instrec store info`")
+    options = RemixOptions(min_stems=config.remix_stems[0], max_stems=config.remix_stems[1],
+                           gain_db=config.remix_gain_db, eq_db=config.remix_eq_db)
+    log.info("remixing %d stems of %s with probability %.2f", len(pool), config.train_split, config.remix)
+    return (RemixDataset(train_set, pool, options=options, domain=domain),
+            RemixSampler(sampler, probability=config.remix, seed=config.seed))

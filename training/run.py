@@ -10,8 +10,9 @@ Layout of ``RUN/``::
     last.pt          resume checkpoint: model, optimizer, scheduler, RNG states, epoch, sampler
     metrics.jsonl    one JSON object per epoch
     loss_curve.png   training and validation loss per epoch
-    thresholds.json  per-class decision thresholds (written by evaluation; 0.5 until then)
-    micro_threshold.json  one threshold for all classes, tuned for micro F1 (written by evaluation)
+    thresholds.json  the decision rule tuned on validation when training ended (or by
+                     ``instrec tune-thresholds``): per-class and micro thresholds, the default
+                     variant and where they were tuned (see evaluation/decision.py); 0.5 without it
 
 Checkpoints hold only tensors and plain Python values, so they load with
 ``torch.load(weights_only=True)``; a checkpoint holding anything else is refused.
@@ -40,7 +41,8 @@ MODEL_FILE = "model.pt"
 LAST_FILE = "last.pt"
 METRICS_FILE = "metrics.jsonl"
 THRESHOLDS_FILE = "thresholds.json"
-MICRO_THRESHOLD_FILE = "micro_threshold.json"
+# Written by instrec < 0.2 beside a flat thresholds.json; read for old runs only.
+LEGACY_MICRO_THRESHOLD_FILE = "micro_threshold.json"
 
 
 class RunError(InstrecError):
@@ -129,30 +131,45 @@ def model_checkpoint(model: nn.Module, *, name: str, options: Mapping[str, Any],
     }
 
 
-def save_thresholds(run_dir: str | Path, mapping: Mapping[str, float], *, micro: float | None = None) -> Path:
-    """Write per-class decision thresholds (class -> value in (0, 1)) to ``thresholds.json``.
+def save_decision(run_dir: str | Path, doc: Mapping[str, Any]) -> Path:
+    """Write a run's decision rule (``evaluation.decision.Decision.to_json()``, which checks its
+    variants) to ``thresholds.json``.
 
-    Classes not in the run's vocabulary are an error; classes left out keep 0.5.  ``micro``,
-    the single threshold tuned for micro F1, goes to ``micro_threshold.json`` (removed when None).
+    The thresholds are checked against the run's classes; the ``version`` is one more than the
+    saved one's, so a re-tuned run says so.
     """
     run_dir = Path(run_dir)
     classes = read_json(run_dir / "classes.json")
-    unknown = sorted(set(mapping) - set(classes))
+    per_class = dict(doc.get("per_class", {}))
+    unknown = sorted(set(per_class) - set(classes))
     if unknown:
         raise RunError(f"{run_dir}: thresholds for classes the run does not know: {unknown}")
-    bad = {k: v for k, v in mapping.items() if not (0.0 < float(v) < 1.0)}
+    values = {**per_class, "micro": doc.get("micro")}
+    bad = {k: v for k, v in values.items() if v is None or not 0.0 < float(v) < 1.0}
     if bad:
         raise RunError(f"{run_dir}: thresholds must lie strictly between 0 and 1, got {bad}")
-    if micro is not None and not 0.0 < float(micro) < 1.0:
-        raise RunError(f"{run_dir}: the micro-F1 threshold must lie strictly between 0 and 1, got {micro}")
-    values = {name: float(mapping.get(name, 0.5)) for name in classes}
+    previous = read_decision(run_dir, classes)
+    version = int(previous.get("version", 0)) + 1 if previous else 1
     path = run_dir / THRESHOLDS_FILE
-    write_json(path, values)
-    if micro is None:
-        (run_dir / MICRO_THRESHOLD_FILE).unlink(missing_ok=True)
-    else:
-        write_json(run_dir / MICRO_THRESHOLD_FILE, {"threshold": float(micro), "objective": "micro F1"})
+    write_json(path, {**doc, "version": version})
+    (run_dir / LEGACY_MICRO_THRESHOLD_FILE).unlink(missing_ok=True)
     return path
+
+
+def read_decision(run_dir: Path, classes: list[str]) -> dict[str, Any] | None:
+    """The saved decision document, old runs' flat thresholds converted; None when never tuned."""
+    path = run_dir / THRESHOLDS_FILE
+    if not path.exists():
+        return None
+    doc = read_json(path)
+    if "format" in doc:
+        return doc
+    micro = None  # a run of instrec < 0.2: per-class values, maybe a separate micro threshold
+    if (run_dir / LEGACY_MICRO_THRESHOLD_FILE).exists():
+        micro = float(read_json(run_dir / LEGACY_MICRO_THRESHOLD_FILE)["threshold"])
+    return {"format": "legacy", "default": "per-class", "micro": micro if micro is not None else 0.5,
+            "per_class": {c: float(doc.get(c, 0.5)) for c in classes},
+            "per_class_tuned": list(doc), "legacy_micro_saved": micro is not None}
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
@@ -183,6 +200,7 @@ class LoadedRun:
     config: dict[str, Any] = field(default_factory=dict)
     store: dict[str, Any] = field(default_factory=dict)
     micro_threshold: float | None = None
+    decision: dict[str, Any] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -270,18 +288,22 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Load
         model = Standardized(model, frame_shape=frame_shape)
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device).eval()
+    decision = read_decision(run_dir, classes)
     thresholds = np.full(len(classes), 0.5, dtype=np.float32)
-    if (run_dir / THRESHOLDS_FILE).exists():
-        tuned = read_json(run_dir / THRESHOLDS_FILE)
-        thresholds = np.array([float(tuned.get(c, 0.5)) for c in classes], dtype=np.float32)
     micro = None
-    if (run_dir / MICRO_THRESHOLD_FILE).exists():
-        micro = float(read_json(run_dir / MICRO_THRESHOLD_FILE)["threshold"])
+    if decision is not None:
+        micro = float(decision["micro"]) if decision.get("legacy_micro_saved", True) else None
+        default = decision.get("default", "per-class")
+        if default == "per-class":
+            thresholds = np.array([float(decision["per_class"].get(c, 0.5)) for c in classes], dtype=np.float32)
+        elif default == "micro":
+            thresholds = np.full(len(classes), float(decision["micro"]), dtype=np.float32)
     return LoadedRun(
         model=model, classes=classes, feature_name=features["name"],
         feature_params=dict(features["params"]), feature_config_hash=features["config_hash"],
         thresholds=thresholds, history=read_history(run_dir), window=int(config["window"]),
         frame_shape=frame_shape, run_dir=run_dir, config=config, store=store, micro_threshold=micro,
+        decision=decision,
     )
 
 

@@ -18,11 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo-corpus",
         help="generate and render a multitrack demo corpus (AAM or Slakh layout)",
         description=(
-            "Compose random but musical songs (drums, bass, chords, melody, extra parts), render "
-            "them with FluidSynth and General MIDI soundfonts, and write them with annotations in "
-            "the on-disk layout of AAM or Slakh2100. The same seed gives the same corpus. Each "
-            "song's soundfont and effects are recorded in <id>_render.json (AAM) or "
-            "render.json (Slakh track folder)."
+            "Compose random but musical songs (2-9 parts, generative or built on real pieces from "
+            "music21's corpus), render every stem with its own soundfont and GM program "
+            "(FluidSynth), pass it through its own effect chain, and write the songs with "
+            "annotations in the on-disk layout of AAM or Slakh2100. The same seed gives the same "
+            "corpus. Every stem's soundfont, program and sound design and the song's mix bus are "
+            "recorded in <id>_render.json (AAM) or render.json (Slakh track folder)."
         ),
     )
     parser.add_argument("out", metavar="OUT", help="folder to write the corpus to")
@@ -40,18 +41,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--soundfont-split",
         choices=SOUNDFONT_SPLITS,
-        default="cycle",
-        help="how songs get soundfonts: cycle (song i uses soundfont i %% n), random (seeded), or "
-        "holdout (test-split songs use the last soundfont, the others the rest) (default: cycle)",
+        default="stem",
+        help="how stems get soundfonts: stem (each stem draws its own), holdout (test-split songs "
+        "use only the last soundfont, every other stem draws from the rest), cycle (all stems of "
+        "song i use soundfont i %% n) or random (one drawn per song) (default: stem)",
     )
     parser.add_argument(
         "--effects",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="random per-song stem gains, EQ and reverb (default: on)",
+        help="song mix bus: random stem gains, EQ and bus reverb (default: on)",
+    )
+    parser.add_argument(
+        "--sound-design",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="per-stem effect chain (filters, EQ, compression, saturation, chorus, phaser, reverb) "
+        "and resampling shift (default: on)",
     )
     parser.add_argument("--sr", type=int, default=22050, help="sample rate in Hz (default: 22050)")
-    parser.add_argument("--workers", type=int, default=2, help="songs rendered in parallel (default: 2)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="groups of songs rendered in parallel (default: 2)"
+    )
     parser.set_defaults(handler=run_demo_corpus)
 
 
@@ -67,6 +78,7 @@ def run_demo_corpus(args: argparse.Namespace) -> int:
         soundfonts=args.soundfont,
         soundfont_split=args.soundfont_split,
         effects=args.effects,
+        sound_design=args.sound_design,
         sr=args.sr,
         workers=args.workers,
     )

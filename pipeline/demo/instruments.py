@@ -1,51 +1,63 @@
-"""Instrument tables of the demo corpus: which classes exist and how each one sounds.
+"""Instrument tables of the demo corpus: which classes exist, which programs play them, how.
 
 Two vocabularies, one per on-disk layout:
 
-* **AAM** (:data:`AAM_INSTRUMENTS`): the 31 instrument names of the Artificial Audio
-  Multitracks dataset, in the alphabetical order of the ``onsets.arff`` columns.  No General
-  MIDI soundfont has an erhu or a fujara, so each name is mapped to the distinct GM program
-  that sounds closest (table below); the label is always the AAM name.
-* **Slakh** (:data:`SLAKH_CLASSES`): the GM families that Slakh2100 writes to ``inst_class``
-  in ``metadata.yaml`` (0-based program // 8, with Slakh's own spellings, "Drums" = 128).
+* **AAM** (:data:`AAM_VOICES`): the 31 instrument names of the Artificial Audio Multitracks
+  dataset, in the alphabetical order of the ``onsets.arff`` columns.  No General MIDI
+  soundfont has an erhu or a fujara, so each name is mapped to the distinct GM program that
+  sounds closest (table below); the label is always the AAM name.  A song has at most one
+  stem per AAM instrument (AAM's annotations have one column per instrument).
+* **Slakh** (:data:`SLAKH_VOICES`): the GM families that Slakh2100 writes to ``inst_class``
+  in ``metadata.yaml`` (0-based program // 8, Slakh's spellings, "Drums" = 128).  Every one
+  of the 8 programs of each of the 13 melodic families is playable (104 programs: Piano 0-7
+  with harpsichord and clavinet, Guitar 24-31, Synth Pad 88-95, Ethnic 104-111...), each
+  with its own register and the roles it can play, so a class is heard through many sounds.
+  The effect families (Synth Effects 96-103, Percussive 112-118, Sound effects 119-127) are
+  left out, as in the issue's class list.
 
-AAM name -> GM program (0-based) and pitch range used by the composer:
+Roles (:data:`ROLES`) are what a part does in an arrangement; they are decoupled from the
+family: a cello, a tuba, a bassoon or a square lead may play the bass line, an organ or a
+guitar may play the melody, a vibraphone may comp.  The first role of a voice is its
+*primary* role, drawn more often for it (:func:`role_weight`, :func:`class_weight`).
 
-=====================  =======================================  ==========
-AAM instrument         GM program                               range
-=====================  =======================================  ==========
-AcousticGuitar         25 Acoustic Guitar (steel)               40-76
-AltoSax                65 Alto Sax                              49-80
-Balalaika              105 Banjo (bright plucked tremolo)        52-84
-BrightPiano            1 Bright Acoustic Piano                  36-84
-Cello                  42 Cello                                 36-72
-Clarinet               71 Clarinet                              50-84
-DoubleBassArco         43 Contrabass                            28-52
-DoubleBassPizz         32 Acoustic Bass                         28-52
-Drums                  standard kit, channel 10                 -
-ElectricBass           33 Electric Bass (finger)                28-55
-ElectricGuitarClean    27 Electric Guitar (clean)               40-76
-ElectricGuitarCrunch   29 Overdriven Guitar                     40-76
-ElectricGuitarLead     30 Distortion Guitar                     52-86
-ElectricPiano          4 Electric Piano 1                       40-84
-Erhu                   110 Fiddle                               62-88
-Flugelhorn             60 French Horn (mellow conical brass)    52-77
-Flute                  73 Flute                                 60-93
-Fujara                 76 Blown Bottle (breathy overtone flute) 48-72
-Jinghu                 111 Shanai (high, nasal)                 67-93
-MorinKhuur             44 Tremolo Strings (bowed, moving)       45-72
-OrganBass              16 Drawbar Organ (bass register)         28-52
-PanFlute               75 Pan Flute                             60-88
-Piano                  0 Acoustic Grand Piano                   36-84
-Shakuhachi             77 Shakuhachi                            60-86
-Sitar                  104 Sitar                                52-84
-TenorSax               66 Tenor Sax                             44-75
-Trombone               57 Trombone                              40-70
-Trumpet                56 Trumpet                               55-82
-Ukulele                24 Acoustic Guitar (nylon)               60-81
-Viola                  41 Viola                                 48-81
-Violin                 40 Violin                                55-93
-=====================  =======================================  ==========
+AAM name -> GM program (0-based), pitch range and roles (b bass, m melody, c counter-line,
+h chords, p pad, a arpeggio, r riff/ostinato, s stabs):
+
+=====================  =======================================  ======  ========
+AAM instrument         GM program                               range   roles
+=====================  =======================================  ======  ========
+AcousticGuitar         25 Acoustic Guitar (steel)               40-83   hamcr
+AltoSax                65 Alto Sax                              49-80   mcr
+Balalaika              105 Banjo (bright plucked tremolo)        52-84   ahmc
+BrightPiano            1 Bright Acoustic Piano                  28-96   hmabcrs
+Cello                  42 Cello                                 36-76   cbmp
+Clarinet               71 Clarinet                              50-91   mcar
+DoubleBassArco         43 Contrabass                            28-55   bc
+DoubleBassPizz         32 Acoustic Bass                         28-55   br
+Drums                  GM drum kits, channel 10                 -       drums
+ElectricBass           33 Electric Bass (finger)                28-60   br
+ElectricGuitarClean    27 Electric Guitar (clean)               40-86   harsmc
+ElectricGuitarCrunch   29 Overdriven Guitar                     40-86   hrsmc
+ElectricGuitarLead     30 Distortion Guitar                     52-88   mrc
+ElectricPiano          4 Electric Piano 1                       33-93   hpabmcrs
+Erhu                   110 Fiddle                               62-93   mc
+Flugelhorn             60 French Horn (mellow conical brass)    52-77   mcp
+Flute                  73 Flute                                 60-93   mcar
+Fujara                 76 Blown Bottle (breathy overtone flute) 48-72   mcp
+Jinghu                 111 Shanai (high, nasal)                 67-93   mc
+MorinKhuur             44 Tremolo Strings (bowed, moving)       45-72   mcp
+OrganBass              16 Drawbar Organ (bass register)         28-52   br
+PanFlute               75 Pan Flute                             60-88   mcr
+Piano                  0 Acoustic Grand Piano                   28-96   hmabcprs
+Shakuhachi             77 Shakuhachi                            60-86   mc
+Sitar                  104 Sitar                                52-84   mar
+TenorSax               66 Tenor Sax                             44-75   mcr
+Trombone               57 Trombone                              40-70   cbmrs
+Trumpet                56 Trumpet                               55-82   mrcs
+Ukulele                24 Acoustic Guitar (nylon)               60-81   harm
+Viola                  41 Viola                                 48-81   cmp
+Violin                 40 Violin                                55-93   mcpr
+=====================  =======================================  ======  ========
 
 Every AAM name has its own program, so two classes never share one sound.
 """
@@ -58,12 +70,19 @@ import pretty_midi
 
 DRUM_PROGRAM = 128  # Slakh's program_num for drum stems; the MIDI plays on channel 10 (index 9)
 
-ROLES = ("drums", "bass", "chords", "melody", "arpeggio", "counter")
+ROLES = ("drums", "bass", "melody", "counter", "chords", "pad", "arpeggio", "riff", "stabs")
+_ROLE_CODES = {
+    "b": "bass", "m": "melody", "c": "counter", "h": "chords", "p": "pad", "a": "arpeggio",
+    "r": "riff", "s": "stabs",
+}  # fmt: skip
+# GM2/GS drum kits (bank 128) that every soundfont found here has: Standard, Room, Power,
+# Electronic, TR-808, Jazz, Brush.  A soundfont without one falls back to Standard.
+DRUM_KITS = (0, 8, 16, 24, 25, 32, 40)
 
 
 @dataclass(frozen=True)
 class Voice:
-    """One playable instrument: its class label, GM program and register.
+    """One playable instrument: its class label, GM program, register and roles.
 
     Attributes
     ----------
@@ -74,7 +93,8 @@ class Voice:
     low, high : int
         MIDI pitch range the composer keeps this voice in.
     roles : tuple[str, ...]
-        Parts of an arrangement this voice may play (see :data:`ROLES`).
+        Parts of an arrangement this voice may play (see :data:`ROLES`); the first is its
+        primary role.
     """
 
     label: str
@@ -89,48 +109,72 @@ class Voice:
         if self.program != DRUM_PROGRAM and not 0 <= self.low < self.high <= 127:
             raise ValueError(f"voice {self.label!r}: bad pitch range {self.low}..{self.high}")
         unknown = set(self.roles) - set(ROLES)
-        if unknown:
-            raise ValueError(f"voice {self.label!r}: unknown roles {sorted(unknown)}")
+        if unknown or not self.roles:
+            raise ValueError(f"voice {self.label!r}: unknown or no roles {sorted(unknown)}")
 
     @property
     def is_drum(self) -> bool:
         return self.program == DRUM_PROGRAM
 
 
-_DRUMS = Voice("Drums", DRUM_PROGRAM, 35, 81, ("drums",))
+def _roles(codes: str) -> tuple[str, ...]:
+    return tuple(_ROLE_CODES[code] for code in codes)
 
-AAM_VOICES: tuple[Voice, ...] = (
-    Voice("AcousticGuitar", 25, 40, 76, ("chords", "arpeggio")),
-    Voice("AltoSax", 65, 49, 80, ("melody", "counter")),
-    Voice("Balalaika", 105, 52, 84, ("arpeggio", "melody")),
-    Voice("BrightPiano", 1, 36, 84, ("chords", "arpeggio")),
-    Voice("Cello", 42, 36, 72, ("counter", "melody")),
-    Voice("Clarinet", 71, 50, 84, ("melody", "counter")),
-    Voice("DoubleBassArco", 43, 28, 52, ("bass",)),
-    Voice("DoubleBassPizz", 32, 28, 52, ("bass",)),
-    _DRUMS,
-    Voice("ElectricBass", 33, 28, 55, ("bass",)),
-    Voice("ElectricGuitarClean", 27, 40, 76, ("chords", "arpeggio")),
-    Voice("ElectricGuitarCrunch", 29, 40, 76, ("chords",)),
-    Voice("ElectricGuitarLead", 30, 52, 86, ("melody",)),
-    Voice("ElectricPiano", 4, 40, 84, ("chords", "arpeggio")),
-    Voice("Erhu", 110, 62, 88, ("melody",)),
-    Voice("Flugelhorn", 60, 52, 77, ("melody", "counter")),
-    Voice("Flute", 73, 60, 93, ("melody", "counter")),
-    Voice("Fujara", 76, 48, 72, ("melody",)),
-    Voice("Jinghu", 111, 67, 93, ("melody",)),
-    Voice("MorinKhuur", 44, 45, 72, ("melody", "counter")),
-    Voice("OrganBass", 16, 28, 52, ("bass",)),
-    Voice("PanFlute", 75, 60, 88, ("melody",)),
-    Voice("Piano", 0, 36, 84, ("chords", "arpeggio")),
-    Voice("Shakuhachi", 77, 60, 86, ("melody",)),
-    Voice("Sitar", 104, 52, 84, ("melody", "arpeggio")),
-    Voice("TenorSax", 66, 44, 75, ("melody", "counter")),
-    Voice("Trombone", 57, 40, 70, ("counter", "melody")),
-    Voice("Trumpet", 56, 55, 82, ("melody",)),
-    Voice("Ukulele", 24, 60, 81, ("chords", "arpeggio")),
-    Voice("Viola", 41, 48, 81, ("counter", "melody")),
-    Voice("Violin", 40, 55, 93, ("melody", "counter")),
+
+def role_weight(voice: Voice, role: str) -> float:
+    """How often ``voice`` is drawn for ``role`` relative to other voices: 4 for its primary
+    role, 1 for another role it can play, 0 otherwise."""
+    if role not in voice.roles:
+        return 0.0
+    return 4.0 if voice.roles[0] == role else 1.0
+
+
+def class_weight(voices: tuple[Voice, ...], label: str, role: str) -> float:
+    """How often class ``label`` is drawn for ``role``: the mean :func:`role_weight` over all
+    of its voices, so a family made for the role (Bass for bass lines, Synth Pad for pads) is
+    drawn more often than a family with one program that can also play it."""
+    own = [role_weight(v, role) for v in voices if v.label == label]
+    return sum(own) / len(own) if own else 0.0
+
+
+_DRUMS = Voice("Drums", DRUM_PROGRAM, 27, 87, ("drums",))
+
+_AAM_TABLE = (
+    ("AcousticGuitar", 25, 40, 83, "hamcr"),
+    ("AltoSax", 65, 49, 80, "mcr"),
+    ("Balalaika", 105, 52, 84, "ahmc"),
+    ("BrightPiano", 1, 28, 96, "hmabcrs"),
+    ("Cello", 42, 36, 76, "cbmp"),
+    ("Clarinet", 71, 50, 91, "mcar"),
+    ("DoubleBassArco", 43, 28, 55, "bc"),
+    ("DoubleBassPizz", 32, 28, 55, "br"),
+    None,  # Drums
+    ("ElectricBass", 33, 28, 60, "br"),
+    ("ElectricGuitarClean", 27, 40, 86, "harsmc"),
+    ("ElectricGuitarCrunch", 29, 40, 86, "hrsmc"),
+    ("ElectricGuitarLead", 30, 52, 88, "mrc"),
+    ("ElectricPiano", 4, 33, 93, "hpabmcrs"),
+    ("Erhu", 110, 62, 93, "mc"),
+    ("Flugelhorn", 60, 52, 77, "mcp"),
+    ("Flute", 73, 60, 93, "mcar"),
+    ("Fujara", 76, 48, 72, "mcp"),
+    ("Jinghu", 111, 67, 93, "mc"),
+    ("MorinKhuur", 44, 45, 72, "mcp"),
+    ("OrganBass", 16, 28, 52, "br"),
+    ("PanFlute", 75, 60, 88, "mcr"),
+    ("Piano", 0, 28, 96, "hmabcprs"),
+    ("Shakuhachi", 77, 60, 86, "mc"),
+    ("Sitar", 104, 52, 84, "mar"),
+    ("TenorSax", 66, 44, 75, "mcr"),
+    ("Trombone", 57, 40, 70, "cbmrs"),
+    ("Trumpet", 56, 55, 82, "mrcs"),
+    ("Ukulele", 24, 60, 81, "harm"),
+    ("Viola", 41, 48, 81, "cmp"),
+    ("Violin", 40, 55, 93, "mcpr"),
+)
+
+AAM_VOICES: tuple[Voice, ...] = tuple(
+    _DRUMS if row is None else Voice(row[0], row[1], row[2], row[3], _roles(row[4])) for row in _AAM_TABLE
 )
 
 AAM_INSTRUMENTS: tuple[str, ...] = tuple(voice.label for voice in AAM_VOICES)
@@ -175,57 +219,53 @@ def gm_program_name(program: int) -> str:
     return _SLAKH_NAME_FIXES.get(program) or pretty_midi.program_to_instrument_name(program)
 
 
-def _slakh_voice(program: int, low: int, high: int, roles: tuple[str, ...]) -> Voice:
-    return Voice(gm_class(program), program, low, high, roles)
+# (program, low, high, roles) for all 8 programs of the 13 melodic families.
+_SLAKH_TABLE = (
+    # Piano: grand, bright, electric grand, honky-tonk, EP 1, EP 2, harpsichord, clavinet
+    (0, 28, 96, "hmabcprs"), (1, 28, 96, "hmabcrs"), (2, 28, 96, "hpmabcrs"), (3, 33, 93, "hmacrs"),
+    (4, 33, 93, "hpabmcrs"), (5, 33, 93, "hpamcrs"), (6, 29, 89, "ahmcbr"), (7, 29, 89, "rshbm"),
+    # Chromatic Percussion: celesta, glockenspiel, music box, vibraphone, marimba, xylophone,
+    # tubular bells, dulcimer
+    (8, 60, 103, "amcr"), (9, 72, 103, "mac"), (10, 60, 96, "amc"), (11, 53, 89, "hpamc"),
+    (12, 45, 96, "ambcr"), (13, 65, 103, "mars"), (14, 60, 77, "csm"), (15, 48, 84, "ahmc"),
+    # Organ: drawbar, percussive, rock, church, reed, accordion, harmonica, tango accordion
+    (16, 36, 96, "hpbmrs"), (17, 36, 96, "hrsmc"), (18, 36, 96, "hpsbrm"), (19, 24, 96, "pbhmc"),
+    (20, 36, 89, "phmc"), (21, 41, 89, "hmcpr"), (22, 60, 84, "mcr"), (23, 41, 89, "hmcr"),
+    # Guitar: nylon, steel, jazz, clean, muted, overdriven, distortion, harmonics
+    (24, 40, 83, "hamcbr"), (25, 40, 83, "hamcr"), (26, 40, 86, "hmcarsb"), (27, 40, 86, "harsmc"),
+    (28, 40, 79, "rasb"), (29, 40, 88, "hrsmc"), (30, 40, 88, "rmhsc"), (31, 52, 88, "amc"),
+    # Bass: acoustic, finger, pick, fretless, slap 1, slap 2, synth bass 1, synth bass 2
+    (32, 28, 55, "br"), (33, 28, 60, "br"), (34, 28, 60, "br"), (35, 28, 60, "bmr"),
+    (36, 28, 60, "br"), (37, 28, 60, "br"), (38, 28, 60, "bra"), (39, 28, 60, "bra"),
+    # Strings: violin, viola, cello, contrabass, tremolo strings, pizzicato strings, harp, timpani
+    (40, 55, 96, "mcpr"), (41, 48, 84, "cmp"), (42, 36, 76, "cbmp"), (43, 28, 55, "bc"),
+    (44, 40, 84, "phc"), (45, 36, 84, "arbcs"), (46, 28, 96, "ahmc"), (47, 40, 55, "bs"),
+    # Strings (continued): string ensembles 1-2, synth strings 1-2, choir aahs, voice oohs,
+    # synth voice, orchestra hit
+    (48, 36, 91, "phcm"), (49, 36, 91, "phcm"), (50, 36, 91, "phsc"), (51, 36, 91, "phc"),
+    (52, 48, 79, "pmhc"), (53, 48, 79, "pmhc"), (54, 48, 84, "pmhc"), (55, 48, 84, "s"),
+    # Brass: trumpet, trombone, tuba, muted trumpet, French horn, brass section, synth brass 1-2
+    (56, 55, 84, "mrcs"), (57, 40, 72, "cbmrs"), (58, 28, 58, "bc"), (59, 55, 82, "mcr"),
+    (60, 41, 77, "cmp"), (61, 40, 84, "shpmc"), (62, 36, 84, "shbmrc"), (63, 36, 84, "phsmc"),
+    # Reed: soprano, alto, tenor, baritone sax, oboe, English horn, bassoon, clarinet
+    (64, 56, 87, "mcr"), (65, 49, 80, "mcr"), (66, 44, 75, "mcr"), (67, 36, 69, "bmcr"),
+    (68, 58, 91, "mc"), (69, 52, 81, "cm"), (70, 34, 72, "bcm"), (71, 50, 91, "mcar"),
+    # Pipe: piccolo, flute, recorder, pan flute, blown bottle, shakuhachi, whistle, ocarina
+    (72, 74, 103, "mc"), (73, 60, 96, "mcar"), (74, 60, 96, "mc"), (75, 60, 96, "mcr"),
+    (76, 60, 84, "pmc"), (77, 55, 84, "mc"), (78, 72, 96, "mc"), (79, 60, 84, "mcr"),
+    # Synth Lead: square, sawtooth, calliope, chiff, charang, voice, fifths, bass + lead
+    (80, 36, 96, "mbcars"), (81, 36, 96, "mbcars"), (82, 48, 96, "amc"), (83, 48, 96, "marc"),
+    (84, 40, 88, "rmhsc"), (85, 48, 84, "mpc"), (86, 36, 84, "rmsc"), (87, 28, 72, "bmr"),
+    # Synth Pad: new age, warm, polysynth, choir, bowed, metallic, halo, sweep
+    (88, 36, 88, "phac"), (89, 36, 88, "phc"), (90, 36, 88, "hpsac"), (91, 36, 88, "phc"),
+    (92, 36, 88, "phc"), (93, 36, 88, "phc"), (94, 36, 88, "phc"), (95, 36, 88, "phc"),
+    # Ethnic: sitar, banjo, shamisen, koto, kalimba, bagpipe, fiddle, shanai
+    (104, 48, 84, "marc"), (105, 48, 84, "ahmc"), (106, 50, 84, "marc"), (107, 48, 91, "ahmc"),
+    (108, 48, 84, "arm"), (109, 55, 77, "mpc"), (110, 55, 96, "mcr"), (111, 60, 88, "mc"),
+)  # fmt: skip
 
-
-SLAKH_VOICES: tuple[Voice, ...] = (
-    _DRUMS,
-    # Bass
-    *(_slakh_voice(p, 28, 52, ("bass",)) for p in (32, 33, 34, 35, 36, 38)),
-    # Piano
-    *(_slakh_voice(p, 36, 84, ("chords", "arpeggio")) for p in (0, 1, 2, 4, 5)),
-    _slakh_voice(6, 48, 84, ("arpeggio", "chords")),
-    # Chromatic Percussion
-    *(_slakh_voice(p, 60, 96, ("arpeggio", "melody")) for p in (8, 9, 10, 13)),
-    *(_slakh_voice(p, 48, 84, ("arpeggio", "melody", "chords")) for p in (11, 12)),
-    # Organ
-    *(_slakh_voice(p, 40, 76, ("chords",)) for p in (16, 17, 18, 19)),
-    _slakh_voice(21, 53, 81, ("melody", "chords")),
-    _slakh_voice(22, 60, 84, ("melody",)),
-    # Guitar
-    *(_slakh_voice(p, 40, 76, ("chords", "arpeggio")) for p in (24, 25, 26, 27)),
-    _slakh_voice(29, 40, 76, ("chords",)),
-    _slakh_voice(30, 52, 86, ("melody", "chords")),
-    # Strings (solo)
-    _slakh_voice(40, 55, 93, ("melody", "counter")),
-    _slakh_voice(41, 48, 81, ("counter", "melody")),
-    _slakh_voice(42, 36, 72, ("counter",)),
-    _slakh_voice(45, 48, 79, ("arpeggio",)),
-    _slakh_voice(46, 48, 88, ("arpeggio",)),
-    # Strings (continued): ensembles and choir
-    *(_slakh_voice(p, 48, 79, ("chords", "counter")) for p in (48, 49, 50, 52)),
-    # Brass
-    _slakh_voice(56, 55, 82, ("melody",)),
-    _slakh_voice(57, 40, 70, ("counter", "melody")),
-    _slakh_voice(60, 45, 77, ("counter", "melody")),
-    *(_slakh_voice(p, 48, 76, ("chords",)) for p in (61, 62)),
-    # Reed
-    *(_slakh_voice(p, 49, 80, ("melody", "counter")) for p in (64, 65, 66)),
-    _slakh_voice(68, 58, 88, ("melody",)),
-    _slakh_voice(71, 50, 84, ("melody", "counter")),
-    # Pipe
-    *(_slakh_voice(p, 60, 93, ("melody",)) for p in (72, 73, 75)),
-    _slakh_voice(79, 60, 84, ("melody",)),
-    # Synth Lead
-    *(_slakh_voice(p, 55, 86, ("melody", "arpeggio")) for p in (80, 81, 84)),
-    # Synth Pad
-    *(_slakh_voice(p, 45, 76, ("chords",)) for p in (88, 89, 90, 91, 94, 95)),
-    # Ethnic
-    _slakh_voice(104, 52, 84, ("melody", "arpeggio")),
-    _slakh_voice(105, 55, 84, ("arpeggio",)),
-    _slakh_voice(107, 55, 84, ("arpeggio", "melody")),
-    _slakh_voice(110, 60, 88, ("melody",)),
+SLAKH_VOICES: tuple[Voice, ...] = (_DRUMS,) + tuple(
+    Voice(gm_class(program), program, low, high, _roles(codes)) for program, low, high, codes in _SLAKH_TABLE
 )
 
 SLAKH_CLASSES: tuple[str, ...] = tuple(dict.fromkeys(voice.label for voice in SLAKH_VOICES))

@@ -10,8 +10,9 @@ Slakh2100 (one folder per track under its split)::
     <split>/TrackNNNNN/{metadata.yaml, all_src.mid, MIDI/SXX.mid, stems/SXX.flac, mix.flac,
                         render.json}
 
-``render.json`` is instrec's own sidecar: the soundfont, effects and musical settings the
-song was made with.  Audio is mono 16-bit FLAC.
+``render.json`` is instrec's own sidecar: the musical settings, the mix bus and, per stem,
+the soundfont, GM program, sound design and composition settings the song was made with
+(see the package README).  Audio is mono 16-bit FLAC.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import soundfile
 import yaml
 
-from pipeline.demo.composer import Song
+from pipeline.demo.song import Part, Song
 from pipeline.demo.instruments import AAM_INSTRUMENTS, gm_program_name
 from pipeline.demo.midi import midi_bytes, song_midi, stem_midi
 
@@ -36,6 +37,9 @@ _GENERATOR_NAMES = {
     "melody": "DemoMelody",
     "arpeggio": "DemoArpeggio",
     "counter": "DemoCounterLine",
+    "pad": "DemoPad",
+    "riff": "DemoRiff",
+    "stabs": "DemoStabs",
 }
 
 
@@ -125,7 +129,7 @@ def loudness_db(audio: np.ndarray) -> float:
 
 
 def write_aam_song(
-    out: Path, track_id: str, song: Song, *, stems: np.ndarray, sr: int, render_info: dict
+    out: Path, track_id: str, song: Song, *, stems: np.ndarray, sr: int, render_info: dict, stem_info: list[dict]
 ) -> Path:
     """Write one song in the AAM layout; returns the mix path.
 
@@ -140,24 +144,29 @@ def write_aam_song(
         Processed stems in the order of ``song.parts``; the mix is their sum.
     sr : int
     render_info : dict
-        Written to ``<id>_render.json`` with the per-part file names added.
+        Written to ``<id>_render.json``, with one record per part (file name, label, role,
+        notes and the part's ``stem_info`` entry).
+    stem_info : list[dict]
+        Per part: how the stem was rendered (``soundfont_name``, program, sound design...).
     """
+    if len(set(song.labels)) != len(song.labels):
+        raise ValueError(f"AAM songs have one stem per instrument; got {list(song.labels)}")
     out.mkdir(parents=True, exist_ok=True)
     mix_path = out / f"{track_id}_mix.flac"
     _write_text(out / f"{track_id}_onsets.arff", onsets_arff(song, track_id))
     _write_text(out / f"{track_id}_segments.arff", segments_arff(song, track_id))
     parts = []
-    for part, audio in zip(song.parts, stems):
+    for part, audio, info in zip(song.parts, stems, stem_info):
         midi = midi_bytes(stem_midi(song, part, single_track=True))
         (out / f"{track_id}_{part.label}.mid").write_bytes(midi)
         _write_flac(out / f"{track_id}_{part.label}.flac", audio, sr)
-        parts.append(_part_record(part, f"{track_id}_{part.label}"))
+        parts.append(_part_record(part, f"{track_id}_{part.label}", info))
     _write_flac(mix_path, stems.sum(axis=0), sr)
     _write_json(out / f"{track_id}_render.json", {**render_info, "parts": parts})
     return mix_path
 
 
-def _part_record(part, name: str) -> dict:
+def _part_record(part: Part, name: str, info: dict) -> dict:
     return {
         "name": name,
         "label": part.label,
@@ -166,11 +175,20 @@ def _part_record(part, name: str) -> dict:
         "program_name": gm_program_name(part.voice.program),
         "is_drum": part.voice.is_drum,
         "n_notes": len(part.notes),
+        **info,
     }
 
 
 def write_slakh_song(
-    out: Path, track_id: str, split: str, song: Song, *, stems: np.ndarray, sr: int, render_info: dict
+    out: Path,
+    track_id: str,
+    split: str,
+    song: Song,
+    *,
+    stems: np.ndarray,
+    sr: int,
+    render_info: dict,
+    stem_info: list[dict],
 ) -> Path:
     """Write one song in the Slakh2100 layout under ``out/<split>/<track_id>``; returns the track folder.
 
@@ -178,7 +196,7 @@ def write_slakh_song(
     ``audio_dir``, ``midi_dir``, ``normalized``, ``overall_gain``, ``target_peak`` and per stem
     ``audio_rendered``, ``inst_class``, ``integrated_loudness`` (see :func:`loudness_db`),
     ``is_drum``, ``midi_program_name``, ``midi_saved``, ``plugin_name`` (the soundfont file
-    name) and ``program_num`` (0-based, 128 for drums).
+    name of that stem, from ``stem_info``) and ``program_num`` (0-based, 128 for drums).
     """
     track_dir = out / split / track_id
     (track_dir / "MIDI").mkdir(parents=True, exist_ok=True)
@@ -186,7 +204,7 @@ def write_slakh_song(
     all_src = midi_bytes(song_midi(song))
     (track_dir / "all_src.mid").write_bytes(all_src)
     stem_meta, parts = {}, []
-    for index, (part, audio) in enumerate(zip(song.parts, stems)):
+    for index, (part, audio, info) in enumerate(zip(song.parts, stems, stem_info)):
         name = f"S{index:02d}"
         (track_dir / "MIDI" / f"{name}.mid").write_bytes(midi_bytes(stem_midi(song, part)))
         _write_flac(track_dir / "stems" / f"{name}.flac", audio, sr)
@@ -197,10 +215,10 @@ def write_slakh_song(
             "is_drum": part.voice.is_drum,
             "midi_program_name": gm_program_name(part.voice.program),
             "midi_saved": True,
-            "plugin_name": Path(render_info["soundfont"]).name,
+            "plugin_name": info["soundfont_name"],
             "program_num": part.voice.program,
         }
-        parts.append(_part_record(part, name))
+        parts.append(_part_record(part, name, info))
     _write_flac(track_dir / "mix.flac", stems.sum(axis=0), sr)
     metadata = {
         "UUID": hashlib.md5(all_src).hexdigest(),

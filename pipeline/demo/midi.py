@@ -1,10 +1,10 @@
-"""Standard MIDI files for a :class:`~pipeline.demo.composer.Song` (built with mido).
+"""Standard MIDI files for a :class:`~pipeline.demo.song.Song` (built with mido).
 
 * :func:`stem_midi`: one instrument, as in Slakh's ``MIDI/SXX.mid`` (format 1: a tempo track
   and a note track) or AAM's ``<id>_<Instrument>.mid`` (format 0).
 * :func:`song_midi`: all instruments, each on its own channel (Slakh's ``all_src.mid``).
-* :func:`render_midi`: all instruments one after the other in time, each cut off with
-  "all sound off" at the end of its slot, so one synthesizer run renders every stem.
+
+The files the synthesizer plays are built by :func:`pipeline.demo.render.batch_midi`.
 
 Notes on the same tick are written note-off first, so a key struck again at the moment it is
 released sounds twice.  Drums play on channel 10 (index 9) with program 0.
@@ -13,11 +13,10 @@ released sounds twice.  Drums play on channel 10 (index 9) with program 0.
 from __future__ import annotations
 
 import io
-import math
 
 import mido
 
-from pipeline.demo.composer import Part, Song
+from pipeline.demo.song import Part, Song
 
 DRUM_CHANNEL = 9
 _MELODIC_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
@@ -41,7 +40,7 @@ def part_channels(song: Song) -> list[int]:
 def _tempo_messages(song: Song) -> list[tuple[int, int, mido.MetaMessage]]:
     return [
         (0, 0, mido.MetaMessage("set_tempo", tempo=song.tempo, time=0)),
-        (0, 0, mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0)),
+        (0, 0, mido.MetaMessage("time_signature", numerator=song.meter[0], denominator=song.meter[1], time=0)),
     ]
 
 
@@ -98,31 +97,4 @@ def song_midi(song: Song) -> mido.MidiFile:
     midi.tracks.append(_track(_tempo_messages(song)))
     for part, channel in zip(song.parts, part_channels(song)):
         midi.tracks.append(_track(_part_messages(part, channel), part.label))
-    return midi
-
-
-def slot_ticks(song: Song, *, gap_seconds: float = 0.5) -> int:
-    """Length in ticks of one stem's slot in :func:`render_midi`."""
-    beat_s = song.tempo / 1e6
-    return int(math.ceil((song.seconds + gap_seconds) / beat_s * song.ticks_per_beat))
-
-
-def render_midi(song: Song, *, gap_seconds: float = 0.5) -> mido.MidiFile:
-    """Every part played in turn: part ``k`` starts at ``k * slot_ticks(song)``.
-
-    At ``song.seconds`` into its slot each part's channel gets "all sound off" (CC 120), so
-    nothing rings into the next slot; the file ends after the last slot.
-    """
-    slot = slot_ticks(song, gap_seconds=gap_seconds)
-    cut = int(math.floor(song.seconds * 1e6 / song.tempo * song.ticks_per_beat))
-    midi = mido.MidiFile(type=1, ticks_per_beat=song.ticks_per_beat)
-    midi.tracks.append(_track(_tempo_messages(song)))
-    for k, (part, channel) in enumerate(zip(song.parts, part_channels(song))):
-        events = _part_messages(part, channel, shift=k * slot)
-        all_sound_off = mido.Message("control_change", channel=channel, control=120, value=0)
-        events.append((k * slot + cut, 3, all_sound_off))
-        midi.tracks.append(_track(events, part.label))
-    end = len(song.parts) * slot
-    marker = mido.MetaMessage("marker", text="end", time=0)
-    midi.tracks[0] = _track(_tempo_messages(song) + [(end, 9, marker)])
     return midi

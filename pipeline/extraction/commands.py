@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TextIO
 
+from features.activity import ACTIVITY_MODES, ActivityConfig
 from pipeline.musicnn_options import add_musicnn_arguments, musicnn_options_from_args
 from pipeline.track import InstrecError
 from pipeline.vggish_options import add_vggish_arguments, build_feature_configs, vggish_options_from_args
@@ -39,9 +40,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="audio per Dask task (default 120); smaller spreads a small run over more "
                              "workers of a big cluster")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--stems", action=argparse.BooleanOptionalAction, default=None,
+                        help="also store every song's stems (same feature sets and frame grid, each with its "
+                             "own activity) for remix training; datasets with stems only (aam, slakh, demo). "
+                             "Default: what the store was built with (a new store: no stems)")
+    parser.add_argument("--activity", choices=ACTIVITY_MODES, default=None,
+                        help="frame labels from the MIDI notes (notes) or from each stem's own energy "
+                             "(stem-energy, MedleyDB-style: drum decays and releases count). Default: what the "
+                             "store was built with (a new store: notes)")
+    parser.add_argument("--activity-threshold-db", type=float, default=ActivityConfig().threshold_db,
+                        metavar="DB", help="stem-energy: active within this many dB of the stem's loud level "
+                                           f"(default {ActivityConfig().threshold_db:g})")
     add_vggish_arguments(parser)
     add_musicnn_arguments(parser)
     parser.set_defaults(handler=run_extract)
+
+
+STEM_DATASETS = ("aam", "slakh", "demo")
 
 
 def storage_options_for(endpoint_url: str | None) -> dict | None:
@@ -51,7 +66,7 @@ def storage_options_for(endpoint_url: str | None) -> dict | None:
 
 def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Extract; exit 0 when every track is done or skipped, 1 when some failed."""
-    from pipeline.extraction.driver import extract_dataset
+    from pipeline.extraction.driver import extract_dataset, label_settings
     from pipeline.extraction.extract import FeatureTarget
     from pipeline.readers import read_dataset
     from pipeline.readers.files import SourceHashCache
@@ -63,12 +78,26 @@ def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     options = vggish_options_from_args(args, storage_options=storage_options_for(args.endpoint_url))
     configs = build_feature_configs(names, vggish=options, musicnn=musicnn_options_from_args(args))
     targets = [FeatureTarget.from_config(config) for config in configs]
+    activity = None
+    if args.activity is not None:
+        try:
+            activity = ActivityConfig(mode=args.activity, threshold_db=args.activity_threshold_db)
+        except ValueError as exc:
+            raise InstrecError(f"--activity: {exc}") from None
+    stems, activity = label_settings(args.store, stems=args.stems, activity=activity,
+                                     storage_options=storage_options_for(args.endpoint_url))
+    needs_stems = stems or activity.needs_stem_audio
+    if needs_stems and args.dataset not in STEM_DATASETS:
+        raise InstrecError(f"--stems / --activity stem-energy: {args.dataset} tracks have no stems; "
+                           f"use them with {', '.join(STEM_DATASETS)} (or leave them out)")
     hash_cache = SourceHashCache()  # unchanged source files are not read again
-    tracks = read_dataset(args.dataset, args.root, taxonomy=args.taxonomy, hash_cache=hash_cache)
+    reader_options = {"stems": True} if needs_stems else {}
+    tracks = read_dataset(args.dataset, args.root, taxonomy=args.taxonomy, hash_cache=hash_cache, **reader_options)
     summary = extract_dataset(
         tracks, args.store, targets=targets, workers=args.workers, dask_address=args.dask_address,
         prune=args.prune, storage_options=storage_options_for(args.endpoint_url),
         progress=not args.no_progress, hash_cache=hash_cache, max_batch_seconds=args.batch_seconds,
+        stems=stems, activity=activity,
     )
     out.write((json.dumps(summary.to_json(), indent=1) if args.json else summary.text()) + "\n")
     return 1 if summary.failed else 0

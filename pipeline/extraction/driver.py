@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from features.activity import ActivityConfig
 from pipeline.extraction.extract import (
     DEFAULT_BLOCK_FRAMES, FeatureTarget, TrackResult, extract_batch, single_threaded_blas,
 )
@@ -67,13 +68,35 @@ class ExtractionSummary:
 
 
 def _pending_keys(store: FeatureStore, track: Track, keys: Sequence[str]) -> list[str]:
+    """Feature sets whose committed record (or stem group, in a store with stems) is missing or stale."""
     sets = store.manifest["feature_sets"]
+    with_stems = store.settings["stems"]
     todo = []
     for key in keys:
-        record = sets[key]["tracks"].get(track.track_id)
-        if record is None or record["content_hash"] != track.content_hash:
+        records = [sets[key]["tracks"].get(track.track_id)]
+        if with_stems:
+            records.append(sets[key].get("stems", {}).get(track.track_id))
+        if any(r is None or r["content_hash"] != track.content_hash for r in records):
             todo.append(key)
     return todo
+
+
+def label_settings(store_url: str, *, stems: bool | None = None, activity: ActivityConfig | None = None,
+                   storage_options: dict | None = None) -> tuple[bool, ActivityConfig]:
+    """The stems / activity settings an extraction into ``store_url`` uses.
+
+    ``None`` means "what the store was built with" (defaults for a new store: no stems, labels
+    from the notes).  Readers need this before the scan: with stems or stem-based labels they hash
+    the stems' audio too.
+    """
+    if stems is not None and activity is not None:
+        return stems, activity
+    try:
+        existing = open_store(store_url, mode="r", storage_options=storage_options).settings
+    except (InstrecError, OSError):  # no store yet (or none can be opened: the writer says why)
+        existing = {"stems": False, "activity": {"mode": "notes"}}
+    return (existing["stems"] if stems is None else stems,
+            ActivityConfig.from_json(existing["activity"]) if activity is None else activity)
 
 
 def _batches(items: Iterable[tuple[Track, list[FeatureTarget]]], *, batch_seconds: float) -> Iterator[list]:
@@ -100,6 +123,8 @@ class BatchContext:
 
     store: FeatureStore
     block_frames: int
+    stems: bool = False
+    activity: ActivityConfig = field(default_factory=ActivityConfig)
 
     @property
     def writer(self) -> Any:
@@ -124,7 +149,8 @@ class _Cluster:
     each spend one to three seconds starting and importing numpy, scipy, soundfile and zarr
     (a third of a 200-song run on 2 cores).  ``processes=True`` gives one process per worker
     (for feature code that holds the GIL).  :meth:`start_soon` starts it in a background
-    thread, overlapping its start-up with the dataset scan.
+    thread, overlapping its start-up with the dataset scan.  Either kind listens on 127.0.0.1
+    only (:func:`pipeline.extraction.local_cluster.start_local_cluster`).
     """
 
     def __init__(self, *, workers: int, address: str | None, processes: bool = False) -> None:
@@ -140,15 +166,9 @@ class _Cluster:
             self._starting = self._pool.submit(self._start_local)
 
     def _start_local(self) -> Any:
-        from dask.distributed import LocalCluster
+        from pipeline.extraction.local_cluster import start_local_cluster
 
-        if not self.processes:
-            return LocalCluster(n_workers=1, threads_per_worker=self.workers, processes=False,
-                                dashboard_address=None, silence_logs=logging.ERROR)
-        return LocalCluster(
-            n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-            host="127.0.0.1", silence_logs=logging.ERROR,
-        )
+        return start_local_cluster(workers=self.workers, processes=self.processes)
 
     def ready(self) -> bool:
         """True when :meth:`client` would not wait for a local cluster to start."""
@@ -180,7 +200,8 @@ class _Cluster:
 
 
 def _run_batches(items: Iterable[tuple[Track, list[FeatureTarget]]], *, store: FeatureStore, cluster: _Cluster,
-                 block_frames: int, batch_seconds: float) -> Iterator[list[TrackResult]]:
+                 block_frames: int, batch_seconds: float, stems: bool = False,
+                 activity: ActivityConfig | None = None) -> Iterator[list[TrackResult]]:
     """Compute the pending tracks as the scan yields them; results come back as they finish.
 
     Tasks are submitted while the reader is still scanning (hashing) the dataset, so the scan
@@ -193,9 +214,11 @@ def _run_batches(items: Iterable[tuple[Track, list[FeatureTarget]]], *, store: F
     if not head:
         return
     classes = store.classes  # the scan initialised the store at its first track
+    options = {"writer": writer, "classes": classes, "block_frames": block_frames, "stems": stems,
+               "activity": activity}
     if cluster.workers <= 0 or (cluster.address is None and len(head) == 1):
         for track, group in itertools.chain(head, items):  # one by one: each is committed as it finishes
-            yield extract_batch([track], [group], writer=writer, classes=classes, block_frames=block_frames)
+            yield extract_batch([track], [group], **options)
         return
     from dask.distributed import as_completed
 
@@ -207,22 +230,22 @@ def _run_batches(items: Iterable[tuple[Track, list[FeatureTarget]]], *, store: F
         if finished is None and cluster.ready():  # never wait for start-up while there is scanning to do
             finished = as_completed(loop=cluster.client().loop)
         if finished is not None:
-            _submit(cluster.client(), finished, queued, writer=writer, classes=classes, block_frames=block_frames)
+            _submit(cluster.client(), finished, queued, options)
             for future in finished.next_batch(block=False):
                 yield future.result()
     if finished is None:
         finished = as_completed(loop=cluster.client().loop)
-    _submit(cluster.client(), finished, queued, writer=writer, classes=classes, block_frames=block_frames)
+    _submit(cluster.client(), finished, queued, options)
     for future in finished:
         yield future.result()
 
 
-def _submit(client: Any, finished: Any, queued: list[list], *, writer: Any, classes: list[str],
-            block_frames: int) -> None:
-    """Submit the queued batches (emptying ``queued``) and track their futures in ``finished``."""
+def _submit(client: Any, finished: Any, queued: list[list], options: dict[str, Any]) -> None:
+    """Submit the queued batches (emptying ``queued``) and track their futures in ``finished``;
+    ``options`` are :func:`extract_batch`'s keyword arguments."""
     for batch in queued:
-        finished.add(client.submit(extract_batch, [t for t, _ in batch], [g for _, g in batch], writer=writer,
-                                   classes=classes, block_frames=block_frames, pure=False))
+        finished.add(client.submit(extract_batch, [t for t, _ in batch], [g for _, g in batch], pure=False,
+                                   **options))
     queued.clear()
 
 
@@ -243,6 +266,8 @@ def extract_dataset(
     hash_cache: SourceHashCache | None = None,
     local_processes: bool = False,
     runner: BatchRunner | None = None,
+    stems: bool = False,
+    activity: ActivityConfig | None = None,
 ) -> ExtractionSummary:
     """Extract a dataset's tracks into the store at ``store_url``, incrementally.
 
@@ -277,6 +302,12 @@ def extract_dataset(
         The cache given to the reader as ``hash_cache``: filled here from the store's saved source
         hashes before the first track is read (readers hash lazily, as they yield), and saved back
         after the scan, so unchanged files are not read again by the next run.
+    stems : bool
+        Also store every song's stems (same feature sets and grid, with their own activity).
+    activity : ActivityConfig, optional
+        How frame labels are made (default: from the notes).  A store keeps the stems and
+        activity settings it was created with (see :func:`label_settings`); the readers must
+        have been given ``stems=True`` when either needs the stems' audio.
 
     Returns
     -------
@@ -294,16 +325,19 @@ def extract_dataset(
             if hash_cache is not None:
                 hash_cache.load(store.source_hashes())
             seen: set[str] = set()
-            pending = _plan(store, tracks, targets, dataset=dataset, summary=summary, seen=seen)
+            activity = activity or ActivityConfig()
+            settings = {"stems": bool(stems), "activity": activity.to_json()}
+            pending = _plan(store, tracks, targets, dataset=dataset, summary=summary, seen=seen, settings=settings)
             if hash_cache is not None:
                 pending = _save_hashes_after(pending, store, hash_cache)
             with single_threaded_blas():  # for the whole run: the threads of a local cluster share it
                 if runner is None:
                     results = _run_batches(pending, store=store, cluster=cluster, block_frames=block_frames,
-                                           batch_seconds=max_batch_seconds)
+                                           batch_seconds=max_batch_seconds, stems=bool(stems), activity=activity)
                 else:
                     results = runner(_batches(pending, batch_seconds=max_batch_seconds),
-                                     BatchContext(store=store, block_frames=block_frames))
+                                     BatchContext(store=store, block_frames=block_frames, stems=bool(stems),
+                                                  activity=activity))
                 _execute(results, store=store, summary=summary, progress=progress, commit_every_s=commit_every_s)
             if prune and not seen:
                 raise InstrecError(
@@ -325,7 +359,8 @@ def extract_dataset(
 
 
 def _plan(store: FeatureStore, tracks: Iterable[Track | TrackProblem], targets: Sequence[FeatureTarget], *,
-          dataset: str | None, summary: ExtractionSummary, seen: set[str]) -> Iterator[tuple[Track, list]]:
+          dataset: str | None, summary: ExtractionSummary, seen: set[str],
+          settings: dict | None = None) -> Iterator[tuple[Track, list]]:
     """Yield the (track, feature sets) that need computing, as the reader yields tracks.
 
     Unchanged tracks go to ``summary.skipped``, reader problems to ``summary.failed``; every
@@ -343,7 +378,7 @@ def _plan(store: FeatureStore, tracks: Iterable[Track | TrackProblem], targets: 
             continue
         seen.add(item.track_id)
         if not initialized:
-            store.initialize(dataset=dataset or item.dataset, classes=list(item.classes))
+            store.initialize(dataset=dataset or item.dataset, classes=list(item.classes), settings=settings)
             for target in targets:
                 store.add_feature_set(target.spec)
             initialized = True

@@ -14,7 +14,9 @@ while any of its keys sounds (a ``+k`` on a sounding key restarts the note, the 
 stays active).  ``events_from="midi"`` reads the per-instrument MIDI files instead.
 
 Source hashes cover the annotations, the mix audio and (with ``events_from="midi"``) the
-MIDI files; stems are listed on the Track but not hashed, as no label depends on them.
+MIDI files.  Stems (``<id>_<Instrument>.flac``) become :class:`~pipeline.track.Stem` records
+holding that instrument's events; their audio is hashed only with ``stems=True`` (stores with
+stem features or stem-based labels), as otherwise no stored data depends on it.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from typing import Iterator
 
 import arff
 
-from pipeline.readers.files import SourceHashCache, audio_header, check_root, error_message, hash_sources, walk_files
+from pipeline.readers.files import (
+    SourceHashCache, audio_header, check_root, error_message, hash_sources, outside_root_problem, walk_files,
+)
 from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
 from pipeline.readers.midi import midi_note_intervals
 from pipeline.readers.taxonomy import AAM_INSTRUMENTS, fixed_taxonomy
-from pipeline.track import DatasetError, Event, Track, TrackProblem, deterministic_split
+from pipeline.track import DatasetError, Event, Stem, Track, TrackProblem, deterministic_split
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +43,53 @@ ONSET_COLUMN_PREFIX = "Onset events of "
 ANNOTATION_KINDS = ("onsets", "segments", "beatinfo")
 # Annotations may end a little after the audio (rounding); beyond this, warn.
 END_TOLERANCE_S = 1.0
+# What each liac-arff error means; its own message can quote the offending line.
+ARFF_PROBLEMS = {
+    "BadRelationFormat": "a bad @RELATION line",
+    "BadAttributeFormat": "a bad @ATTRIBUTE line",
+    "BadAttributeType": "an unknown @ATTRIBUTE type",
+    "BadAttributeName": "an @ATTRIBUTE name declared twice",
+    "BadDataFormat": "a data row that does not match the @ATTRIBUTE columns",
+    "BadNominalValue": "a value missing from its nominal declaration",
+    "BadNominalFormatting": "an unquoted nominal value with spaces",
+    "BadNumericalValue": "a value that is not a number in a NUMERIC column",
+    "BadStringValue": "an unquoted string with spaces",
+    "BadLayout": "sections out of order (expected @RELATION, @ATTRIBUTE lines, then @DATA)",
+}
+
+
+def arff_line_numbers(text: str) -> tuple[list[int], list[int]]:
+    """File lines (1-based) of the ``@ATTRIBUTE`` declarations and of the data rows, in order."""
+    attributes: list[int] = []
+    data: list[int] = []
+    in_data = False
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        row = line.strip()
+        if in_data:
+            if row and not row.startswith("%"):
+                data.append(number)
+        elif row.upper().startswith("@ATTRIBUTE"):
+            attributes.append(number)
+        elif row.upper().startswith("@DATA"):
+            in_data = True
+    return attributes, data
 
 
 def load_arff(path: Path, *, data_optional: bool = False) -> dict:
     """Parse an ARFF file with liac-arff.
 
+    Messages name the file, the line and what was expected, never the file's content.
+
     Parameters
     ----------
     data_optional : bool
         Accept a header without an ``@DATA`` section (older ``beatinfo`` files).
+
+    Returns
+    -------
+    dict
+        liac-arff's ``attributes``, ``data`` ..., plus ``attribute_lines`` and ``data_lines``:
+        the file line of each attribute and of each data row.
 
     Raises
     ------
@@ -58,21 +100,43 @@ def load_arff(path: Path, *, data_optional: bool = False) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise DatasetError(f"{path}: annotation file is missing; re-download the AAM annotations") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read the annotation file ({exc}); re-download it") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the annotation file ({exc.strerror}); re-download it") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: annotation file is not UTF-8 text (byte {exc.start}); re-download it") from exc
     if data_optional and "@data" not in text.lower():
         text = text.rstrip("\n") + "\n@DATA\n"
     try:
-        return arff.loads(text)
-    except Exception as exc:  # liac-arff raises ArffException subclasses and ValueErrors
-        raise DatasetError(f"{path}: malformed ARFF ({exc}); re-download the AAM annotations") from exc
+        table = arff.loads(text)
+    except arff.ArffException as exc:
+        skipped = text[: len(text) - len(text.lstrip("\r\n "))].count("\n")  # liac-arff counts after these
+        where = f" at line {exc.line + skipped}" if getattr(exc, "line", -1) > 0 else ""
+        problem = ARFF_PROBLEMS.get(type(exc).__name__, "not valid ARFF")
+        raise DatasetError(f"{path}: malformed ARFF{where}: {problem}; re-download the AAM annotations") from exc
+    except Exception as exc:  # ValueError ... from a converter
+        raise DatasetError(
+            f"{path}: malformed ARFF ({type(exc).__name__}); re-download the AAM annotations"
+        ) from exc
+    table["attribute_lines"], table["data_lines"] = arff_line_numbers(text)
+    return table
+
+
+def _line(lines: list[int], index: int) -> str:
+    """``"line N"`` for entry ``index`` of ``lines`` (``"?"`` if the count disagrees with liac-arff's)."""
+    return f"line {lines[index]}" if index < len(lines) else "line ?"
 
 
 def parse_key_cell(cell: object) -> list[tuple[int, bool]]:
-    """``'[+36,42]'`` -> ``[(36, True), (42, False)]`` (key, starts here)."""
+    """``'[+36,42]'`` -> ``[(36, True), (42, False)]`` (key, starts here).
+
+    Raises
+    ------
+    ValueError
+        Not a bracketed list of integer keys (the message does not quote the cell).
+    """
     text = str(cell).strip() if cell is not None else "[]"
     if not (text.startswith("[") and text.endswith("]")):
-        raise ValueError(f"cell {text!r} is not a bracketed key list like '[+36,42]'")
+        raise ValueError("not a bracketed key list like '[+36,42]'")
     keys = []
     for token in filter(None, (t.strip() for t in text[1:-1].split(","))):
         starts = token.startswith("+")
@@ -116,28 +180,39 @@ def onset_events(path: Path) -> tuple[list[Event], float]:
     table = load_arff(path)
     names = [name for name, _ in table["attributes"]]
     if len(names) < 2:
-        raise DatasetError(f"{path}: expected a time column and 'Onset events of <Instrument>' columns, got {names}")
+        raise DatasetError(
+            f"{path}: expected a time column and 'Onset events of <Instrument>' columns, got {len(names)} column(s)"
+        )
     instruments = []
-    for name in names[1:]:
+    for column, name in enumerate(names[1:], start=1):
+        where = f"{_line(table['attribute_lines'], column)}: column {column + 1}"
         if not name.startswith(ONSET_COLUMN_PREFIX):
-            raise DatasetError(f"{path}: column {name!r} is not named 'Onset events of <Instrument>'")
+            raise DatasetError(f"{path}: {where} is not named 'Onset events of <Instrument>'")
         instrument = name[len(ONSET_COLUMN_PREFIX):]
         if instrument not in AAM_INSTRUMENTS:
             raise DatasetError(
-                f"{path}: unknown instrument {instrument!r} in column {name!r}; the AAM vocabulary is "
-                f"{', '.join(AAM_INSTRUMENTS)} (is this file from a newer AAM version?)"
+                f"{path}: {where} names an instrument outside the AAM vocabulary ({', '.join(AAM_INSTRUMENTS)}); "
+                "is this file from a newer AAM version?"
             )
         instruments.append(instrument)
     times: list[float] = []
     cells: list[list[list[tuple[int, bool]]]] = []
-    for number, row in enumerate(table["data"], start=1):
+    for index, row in enumerate(table["data"]):
+        where = f"{_line(table['data_lines'], index)} (data row {index + 1})"
         try:
             time = float(row[0])
-            if not math.isfinite(time) or time < 0 or (times and time < times[-1]):
-                raise ValueError(f"time {row[0]!r} is negative, not finite or earlier than the row before")
-            parsed = [parse_key_cell(cell) for cell in row[1:]]
         except (TypeError, ValueError) as exc:
-            raise DatasetError(f"{path}: data row {number}: {exc}; re-download the AAM annotations") from exc
+            raise DatasetError(f"{path}: {where}: the time is not a number of seconds") from exc
+        if not math.isfinite(time) or time < 0 or (times and time < times[-1]):
+            raise DatasetError(f"{path}: {where}: the time is negative, not finite or earlier than the row before; "
+                               "re-download the AAM annotations")
+        parsed = []
+        for column, cell in enumerate(row[1:], start=2):
+            try:
+                parsed.append(parse_key_cell(cell))
+            except (TypeError, ValueError) as exc:
+                raise DatasetError(f"{path}: {where}, column {column}: expected a bracketed list of MIDI keys like "
+                                   "'[+36,42]'; re-download the AAM annotations") from exc
         times.append(time)
         cells.append(parsed)
     events = [
@@ -155,12 +230,13 @@ def segments_end(path: Path) -> float | None:
     if "mark" not in names:
         raise DatasetError(f"{path}: no 'Mark' column; is this a segments.arff file?")
     mark = names.index("mark")
-    for row in table["data"]:
+    for index, row in enumerate(table["data"]):
         if str(row[mark]).strip().lower() == "end":
             try:
                 return float(row[0])
             except (TypeError, ValueError) as exc:
-                raise DatasetError(f"{path}: the 'end' row has no time ({row[0]!r})") from exc
+                raise DatasetError(f"{path}: {_line(table['data_lines'], index)}: the 'end' row has no time; "
+                                   "expected seconds in the first column") from exc
     return None
 
 
@@ -199,6 +275,7 @@ def read_aam(
     events_from: str = "onsets",
     dataset: str = "aam",
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Iterator[Track | TrackProblem]:
     """One Track (or TrackProblem) per AAM song under ``root``, sorted by id.
 
@@ -220,6 +297,9 @@ def read_aam(
         Name written to ``Track.dataset`` (``"demo"`` for the generated corpus).
     hash_cache : SourceHashCache, optional
         Hashes of unchanged files from an earlier run (see :class:`~pipeline.readers.files.SourceHashCache`).
+    stems : bool
+        Hash the stems' audio into the track's sources (for stores that hold stem features or
+        labels derived from stem audio).
 
     Raises
     ------
@@ -240,7 +320,7 @@ def read_aam(
         )
     return (
         read_song(root, index, track_id, vocabulary.classes, options, events_from, split_ratios, dataset,
-                  hash_cache=hash_cache)
+                  hash_cache=hash_cache, stems=stems)
         for track_id in ids
     )
 
@@ -256,14 +336,15 @@ def read_song(
     dataset: str,
     *,
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Track | TrackProblem:
-    """One AAM song, or the problem that keeps it out."""
+    """One AAM song, or the problem that keeps it out (``stems``: see :func:`read_aam`)."""
     try:
         mix = find_one(index, [f"{track_id}_mix{ext}" for ext in MIX_EXTENSIONS], track_id)
         annotations = {
             kind: find_one(index, [f"{track_id}_{kind}.arff"], track_id) for kind in ANNOTATION_KINDS
         }
-        stems = {
+        stem_audio = {
             name: path
             for name in classes
             if (path := find_one(index, [f"{track_id}_{name}{ext}" for ext in MIX_EXTENSIONS], track_id))
@@ -271,6 +352,10 @@ def read_song(
         midis = {name: path for name in classes if (path := find_one(index, [f"{track_id}_{name}.mid"], track_id))}
     except DatasetError as exc:
         return TrackProblem(track_id, root, str(exc))
+    refused = outside_root_problem(track_id, [mix, *annotations.values(), *stem_audio.values(), *midis.values()],
+                                   root)
+    if refused is not None:
+        return refused
     onsets_path = annotations["onsets"]
     if mix is None:
         where = onsets_path or root
@@ -312,6 +397,8 @@ def read_song(
                 events.extend(Event(name, on, off) for on, off in notes)
                 annotated_end = max(annotated_end, max(off for _, off in notes))
             used.extend(midis.values())
+        if stems:
+            used.extend(stem_audio.values())
         current = mix
         hashes = hash_sources(used, root, cache=hash_cache)
     except (DatasetError, OSError) as exc:
@@ -320,6 +407,8 @@ def read_song(
         log.warning("%s: annotations run to %.2f s but the audio lasts %.2f s; events are cut there",
                     mix, annotated_end, duration)
     cleaned = clean_events(events, options=options, end=duration)
+    found = {name: Stem(name, path, name, None, tuple(e for e in cleaned if e.label == name))
+             for name, path in stem_audio.items()}
     return Track(
         track_id=track_id,
         dataset=dataset,
@@ -329,6 +418,6 @@ def read_song(
         split=deterministic_split(track_id, split_ratios),
         classes=classes,
         source_hashes=hashes,
-        stems=stems,
+        stems=found,
         **strong_label_fields(cleaned, classes),
     )

@@ -115,8 +115,9 @@ def walk_files(root: Path) -> Iterator[Path]:
 
     Hidden files and folders (names starting with ``.``, such as macOS ``._x.wav``
     resource forks) are skipped.  Not following directory links rules out link loops; each
-    directory link skipped is logged as a warning naming it.  File links are followed
-    (a broken or looping one is yielded, and reading it reports the problem).
+    directory link skipped is logged as a warning naming it.  File links are yielded: one
+    that points inside the root is read as its target; the readers refuse one that leads
+    outside (:func:`check_inside_root`); a broken or looping one is reported when read.
     """
     for folder, dirnames, filenames in os.walk(root, followlinks=False):
         for name in dirnames:
@@ -145,5 +146,45 @@ def check_root(root: str | Path, dataset: str) -> Path:
 
 
 def inside_root(path: Path, root: Path) -> bool:
-    """True when ``path`` (after resolving links and ``..``) lies within ``root``."""
-    return path.resolve().is_relative_to(root.resolve())
+    """True when ``path`` (after resolving links and ``..``) lies within ``root``; False for a link loop."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a link loop (RuntimeError before Python 3.13)
+        return False
+
+
+def check_inside_root(path: Path, root: Path) -> None:
+    """Refuse a dataset file that resolves outside the dataset root, before anything reads it.
+
+    A symbolic link to a file elsewhere (``metadata.yaml -> ~/.aws/credentials``), or a path
+    through a linked folder or ``..``, would let a dataset make instrec read, hash and quote
+    any file the user can read.  The same rule as for directory links: only what lies inside
+    the root is read.  A link loop passes (nothing can be read through it; opening it reports
+    the loop).
+
+    Raises
+    ------
+    DatasetError
+        ``path`` resolves outside ``root``; the message names ``path`` (the link), not its target.
+    """
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):
+        return
+    if not resolved.is_relative_to(root.resolve()):
+        raise DatasetError(
+            f"{path}: links to a file outside the dataset root {root}; refusing to read it "
+            "(links out of the dataset are not followed: copy the file into the dataset instead)"
+        )
+
+
+def outside_root_problem(track_id: str, paths: Iterable[Path | None], root: Path) -> TrackProblem | None:
+    """The problem of the first of ``paths`` (None entries skipped) that resolves outside ``root``."""
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            check_inside_root(path, root)
+        except DatasetError as exc:
+            return TrackProblem(track_id, path, error_message(exc, path))
+    return None

@@ -3,7 +3,8 @@
 Every ``.wav``, ``.flac``, ``.ogg``, ``.mp3`` (and ``.aiff``) file under the root, at any
 depth, is one track; other files are skipped silently, and so are hidden files such as
 macOS ``._song.wav`` resource forks.  Directory links are not followed (no link loops; a
-warning names each one); a file link that is broken or loops is reported as a problem.
+warning names each one); a file link that leads outside the root, is broken or loops is
+reported as a problem.
 The track id is the path relative to the root without its extension; when two files differ
 only by extension (``a.wav``, ``a.flac``) both keep their extension in the id.  Bytes of a
 file name that are not UTF-8 are escaped in the id (``caf\\xe9.wav`` -> ``caf\\xe9``).
@@ -21,7 +22,9 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from pipeline.audio import AUDIO_EXTENSIONS
-from pipeline.readers.files import SourceHashCache, audio_header, check_root, relative_name, walk_files
+from pipeline.readers.files import (
+    SourceHashCache, audio_header, check_root, outside_root_problem, relative_name, walk_files,
+)
 from pipeline.track import SPLITS, DatasetError, Track, TrackProblem, deterministic_split, file_hash
 
 
@@ -79,6 +82,10 @@ def _read_files(
         track_id = PurePosixPath(name).with_suffix("").as_posix()
         if stems[track_id] > 1:
             track_id = name
+        refused = outside_root_problem(track_id, [path], root)
+        if refused is not None:
+            yield refused
+            continue
         header = audio_header(track_id, path)
         if isinstance(header, TrackProblem):
             yield header

@@ -29,7 +29,11 @@ def midi_note_intervals(path: Path) -> list[tuple[float, float]]:
             warnings.simplefilter("ignore")
             midi = pretty_midi.PrettyMIDI(str(path))
     except Exception as exc:  # mido raises OSError, EOFError, KeySignatureError, ...
-        raise DatasetError(f"{path}: cannot parse the MIDI file ({exc}); re-download or re-export it") from exc
+        # Only the error's type: mido's messages can carry bytes of the file.
+        raise DatasetError(
+            f"{path}: cannot parse the MIDI file ({type(exc).__name__}); expected a Standard MIDI File "
+            "(an MThd header, then MTrk chunks); re-download or re-export it"
+        ) from exc
     intervals = [
         (float(note.start), float(note.end))
         for instrument in midi.instruments

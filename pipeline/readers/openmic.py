@@ -30,13 +30,16 @@ import hashlib
 import json
 import math
 import re
+import zipfile
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from pipeline.readers.files import SourceHashCache, audio_header, check_root, relative_name
+from pipeline.readers.files import (
+    SourceHashCache, audio_header, check_inside_root, check_root, outside_root_problem, relative_name,
+)
 from pipeline.readers.taxonomy import OPENMIC_CLASSES, fixed_taxonomy
 from pipeline.track import DatasetError, Track, TrackProblem, deterministic_split, file_hash
 
@@ -68,11 +71,20 @@ def load_class_map(root: Path) -> tuple[str, ...]:
     path = root / CLASS_MAP
     if not path.is_file():
         return OPENMIC_CLASSES
+    check_inside_root(path, root)
+    expected = "expected a JSON object mapping each class name to its column index; re-download it"
     try:
         mapping = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the class map ({exc.strerror}); re-download it") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start}); {expected}") from exc
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}; {expected}") from exc
+    try:
         order = sorted(mapping.items(), key=lambda item: int(item[1]))
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
-        raise DatasetError(f"{path}: expected a JSON object class -> column index ({exc}); re-download it") from exc
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise DatasetError(f"{path}: {expected}") from exc
     if [int(index) for _, index in order] != list(range(len(order))):
         raise DatasetError(f"{path}: column indices are not 0..{len(order) - 1}; re-download it")
     return tuple(name for name, _ in order)
@@ -96,6 +108,7 @@ def load_labels_csv(path: Path, classes: tuple[str, ...]) -> tuple[dict[str, dic
     labels: dict[str, dict[str, float]] = {}
     problems: dict[str, str] = {}
     known = set(classes)
+    reader = None
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -113,15 +126,20 @@ def load_labels_csv(path: Path, classes: tuple[str, ...]) -> tuple[dict[str, dic
                 except (TypeError, ValueError):
                     relevance = math.nan
                 if instrument not in known:
-                    problems.setdefault(key, f"{where}: unknown instrument {instrument!r}; classes are {', '.join(classes)}")
+                    problems.setdefault(key, f"{where}: unknown instrument; expected one of {', '.join(classes)}")
                 elif not 0.0 <= relevance <= 1.0:
-                    problems.setdefault(key, f"{where}: relevance {row['relevance']!r} is not a probability in [0, 1]")
+                    problems.setdefault(key, f"{where}: the relevance is not a probability in [0, 1]")
                 elif instrument in labels.get(key, {}):
                     problems.setdefault(key, f"{where}: second row for ({key}, {instrument})")
                 else:
                     labels.setdefault(key, {})[instrument] = relevance
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{path}: cannot read the labels ({exc}); re-download it") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the labels ({exc.strerror}); re-download it") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: the labels are not UTF-8 text; re-download it") from exc
+    except csv.Error as exc:  # the csv module's messages name the problem, not the row's text
+        where = f"line {reader.line_num}: " if reader is not None else ""
+        raise DatasetError(f"{path}: {where}not valid CSV ({exc}); re-download it") from exc
     return labels, problems
 
 
@@ -131,8 +149,10 @@ def load_labels_npz(path: Path, classes: tuple[str, ...]) -> dict[str, dict[str,
         with np.load(path, allow_pickle=False) as data:
             y_true, y_mask = np.asarray(data["Y_true"], dtype=float), np.asarray(data["Y_mask"], dtype=bool)
             keys = [str(key) for key in data["sample_key"]]
-    except (OSError, KeyError, ValueError) as exc:
-        raise DatasetError(f"{path}: cannot read Y_true, Y_mask and sample_key ({exc}); re-download it") from exc
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise DatasetError(
+            f"{path}: cannot read the arrays Y_true, Y_mask and sample_key ({type(exc).__name__}); re-download it"
+        ) from exc
     if y_true.shape != (len(keys), len(classes)) or y_mask.shape != y_true.shape:
         raise DatasetError(
             f"{path}: Y_true {y_true.shape} / Y_mask {y_mask.shape} do not match {len(keys)} keys x "
@@ -150,8 +170,10 @@ def load_partition(path: Path) -> set[str]:
         return set()
     try:
         return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read the partition ({exc}); re-download it") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the partition ({exc.strerror}); re-download it") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: the partition is not UTF-8 text (byte {exc.start}); re-download it") from exc
 
 
 def labels_digest(labels: dict[str, float]) -> str:
@@ -196,6 +218,10 @@ def read_openmic(
         raise DatasetError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
     deterministic_split("check", split_ratios)
     csv_path, npz_path = root / LABELS_CSV, root / LABELS_NPZ
+    partitions = {split: root / name for split, name in PARTITIONS.items()}
+    for path in (csv_path, npz_path, *partitions.values()):
+        if path.is_file():
+            check_inside_root(path, root)
     problems: dict[str, str] = {}
     if csv_path.is_file():
         labels_path = csv_path
@@ -207,8 +233,8 @@ def read_openmic(
         raise DatasetError(f"{root}: no OpenMIC labels ({LABELS_CSV} or {LABELS_NPZ}); check the path")
     split_of = partial(
         openmic_split,
-        train=load_partition(root / PARTITIONS["train"]),
-        test=load_partition(root / PARTITIONS["test"]),
+        train=load_partition(partitions["train"]),
+        test=load_partition(partitions["test"]),
         validation_fraction=validation_fraction,
         split_ratios=split_ratios,
     )
@@ -248,7 +274,7 @@ def _read_clips(
             yield TrackProblem(key, labels_path, problems[key])
             continue
         if not SAMPLE_KEY.match(key):
-            yield TrackProblem(key, labels_path, f"sample key {key!r} is not of the form <track>_<start>")
+            yield TrackProblem(key, labels_path, "the sample key is not of the form <track>_<start> (digits_digits)")
             continue
         audio = openmic_audio_path(root, key)
         if audio is None:
@@ -256,6 +282,10 @@ def _read_clips(
                 key, root / "audio" / key[:3] / f"{key}.ogg",
                 "audio file is missing for a labelled clip; download the OpenMIC audio",
             )
+            continue
+        refused = outside_root_problem(key, [audio], root)
+        if refused is not None:
+            yield refused
             continue
         header = audio_header(key, audio)
         if isinstance(header, TrackProblem):

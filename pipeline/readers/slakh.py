@@ -8,14 +8,18 @@ A stem counts when both its MIDI and its audio file exist: the ``audio_rendered`
 ``midi_saved`` flags in ``metadata.yaml`` are not reliable (BabySlakh sets them all false).
 ``audio_dir`` / ``midi_dir`` in the metadata are relative to the track folder (BabySlakh,
 ``stems``) or start with the track's own name (redux, ``Track00001/stems``); both work, and
-a directory that resolves outside the dataset root is refused.
+a directory that resolves outside the dataset root is refused, and so is any file (metadata,
+mix, stem audio, MIDI) that links outside it.
 
 Each counted stem's notes (pretty_midi, note on to note off) become events of the stem's
 class in the chosen taxonomy (:mod:`pipeline.readers.taxonomy`); a class is active over the
 union of its stems' notes.  Stems whose program has no class in the taxonomy are left out
 of the labels (only possible with ``slakh34``).
 
-Source hashes cover ``metadata.yaml``, the MIDI of every counted stem and the mix audio.
+Source hashes cover ``metadata.yaml``, the MIDI of every counted stem and the mix audio,
+and with ``stems=True`` (stem features or stem-based labels are wanted) the stems' audio too.
+Each counted stem is also a :class:`~pipeline.track.Stem` on the Track, with its own class,
+program and cleaned notes.
 """
 
 from __future__ import annotations
@@ -29,16 +33,18 @@ import yaml
 from pipeline.readers.files import (
     SourceHashCache,
     audio_header,
+    check_inside_root,
     check_root,
     error_message,
     hash_sources,
     inside_root,
+    outside_root_problem,
     walk_files,
 )
 from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
 from pipeline.readers.midi import midi_note_intervals
 from pipeline.readers.taxonomy import Taxonomy, slakh_taxonomy
-from pipeline.track import DatasetError, Event, Track, TrackProblem, deterministic_split
+from pipeline.track import DatasetError, Event, Stem, Track, TrackProblem, deterministic_split
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +52,65 @@ SPLIT_FOLDERS = ("train", "validation", "test", "omitted")
 AUDIO_EXTENSIONS = (".flac", ".wav")
 
 
+def yaml_document(text: str) -> tuple[object, yaml.Node | None]:
+    """The YAML document in ``text`` (safe types only, as ``yaml.safe_load``) and its node tree.
+
+    Raises
+    ------
+    yaml.YAMLError
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None), node
+    finally:
+        loader.dispose()
+
+
+def yaml_line(node: yaml.Node | None, *keys: object) -> int:
+    """1-based line of the entry at the path ``keys`` of mapping keys (of the deepest one found)."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        entry = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(key)), None)
+        if entry is None:
+            break
+        line, node = entry[0].start_mark.line + 1, entry[1]
+    return line
+
+
+def yaml_error_message(exc: yaml.YAMLError) -> str:
+    """Where a YAML error is, without the excerpt of the file that PyYAML's message quotes."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return f"not valid YAML at line {mark.line + 1}, column {mark.column + 1}"
+    position = getattr(exc, "position", None)
+    return "not valid YAML" + (f" (character {position + 1})" if position is not None else "")
+
+
 def load_metadata(path: Path) -> dict:
     """``metadata.yaml`` as a dict, checked for the fields the reader needs.
+
+    Messages name the file, the line and what was expected, never the file's content.
 
     Raises
     ------
     DatasetError
         Unreadable YAML, no ``stems`` mapping, or a stem without ``program_num``.
     """
+    unreadable = f"{path}: cannot read the track metadata"
     try:
-        metadata = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DatasetError(f"{path}: cannot read the track metadata ({exc}); re-download the track") from exc
+        metadata, node = yaml_document(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DatasetError(f"{unreadable} ({exc.strerror}); re-download the track") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{unreadable}: not UTF-8 text (byte {exc.start}); re-download the track") from exc
+    except yaml.YAMLError as exc:
+        raise DatasetError(
+            f"{unreadable}: {yaml_error_message(exc)}; expected a mapping with 'stems' and one entry per stem "
+            "(program_num, is_drum); re-download the track"
+        ) from exc
     if not isinstance(metadata, dict):
         raise DatasetError(f"{path}: expected a YAML mapping with a 'stems' entry; re-download the track")
     stems = metadata.get("stems")
@@ -65,14 +118,22 @@ def load_metadata(path: Path) -> dict:
         raise DatasetError(f"{path}: field 'stems' is missing or empty; re-download the track")
     for name, stem in stems.items():
         if not isinstance(stem, dict) or "program_num" not in stem:
-            raise DatasetError(f"{path}: stem {name!r} has no field 'program_num'; re-download the track")
+            raise DatasetError(
+                f"{path}: line {yaml_line(node, 'stems', name)}: stem has no field 'program_num'; re-download the track"
+            )
         try:
             int(stem["program_num"])
         except (TypeError, ValueError) as exc:
-            raise DatasetError(f"{path}: stem {name!r} has program_num {stem['program_num']!r}, not a number") from exc
+            raise DatasetError(
+                f"{path}: line {yaml_line(node, 'stems', name, 'program_num')}: program_num is not a number; "
+                "expected a General MIDI program 0-127"
+            ) from exc
     for key in ("audio_dir", "midi_dir"):
         if metadata.get(key) is not None and not isinstance(metadata[key], str):
-            raise DatasetError(f"{path}: field {key!r} should be a folder name, got {metadata[key]!r}")
+            raise DatasetError(
+                f"{path}: line {yaml_line(node, key)}: field {key!r} should be a folder name, "
+                f"got a {type(metadata[key]).__name__}"
+            )
     return metadata
 
 
@@ -84,7 +145,7 @@ def resolve_track_dir(track_dir: Path, value: str, root: Path, field: str, metad
     folder = track_dir.joinpath(*parts) if parts else track_dir
     if PurePosixPath(value).is_absolute() or not inside_root(folder, root):
         raise DatasetError(
-            f"{metadata_path}: {field} {value!r} is absolute or points outside the dataset root {root}; "
+            f"{metadata_path}: {field} is absolute or points outside the dataset root {root}; "
             "refusing to read it (expected a folder inside the track, like 'stems')"
         )
     return folder
@@ -113,6 +174,7 @@ def read_slakh(
     min_event_s: float = 0.0,
     dataset: str = "slakh",
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Iterator[Track | TrackProblem]:
     """One Track (or TrackProblem) per Slakh track folder under ``root``.
 
@@ -132,6 +194,9 @@ def read_slakh(
         Name written to ``Track.dataset`` (``"demo"`` for the generated corpus).
     hash_cache : SourceHashCache, optional
         Hashes of unchanged files from an earlier run (see :class:`~pipeline.readers.files.SourceHashCache`).
+    stems : bool
+        Hash the stems' audio into the track's sources (for stores that hold stem features or
+        labels derived from stem audio).
 
     Raises
     ------
@@ -145,7 +210,7 @@ def read_slakh(
     folders = track_dirs(root)
     if not folders:
         raise DatasetError(f"{root}: no Slakh track found (no TrackXXXXX/metadata.yaml under it); check the path")
-    return _read_tracks(root, folders, vocabulary, options, split_ratios, dataset, hash_cache)
+    return _read_tracks(root, folders, vocabulary, options, split_ratios, dataset, hash_cache, stems)
 
 
 def _read_tracks(
@@ -156,6 +221,7 @@ def _read_tracks(
     split_ratios: tuple[float, float, float],
     dataset: str,
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Iterator[Track | TrackProblem]:
     seen: dict[str, Path] = {}
     for folder in folders:
@@ -166,7 +232,8 @@ def _read_tracks(
             )
             continue
         seen[track_id] = folder
-        yield read_track(root, folder, vocabulary, options, split_ratios, dataset, hash_cache=hash_cache)
+        yield read_track(root, folder, vocabulary, options, split_ratios, dataset, hash_cache=hash_cache,
+                         stems=stems)
 
 
 def read_track(
@@ -178,11 +245,13 @@ def read_track(
     dataset: str,
     *,
     hash_cache: SourceHashCache | None = None,
+    stems: bool = False,
 ) -> Track | TrackProblem:
-    """One Slakh track folder, or the problem that keeps it out."""
+    """One Slakh track folder, or the problem that keeps it out (``stems``: see :func:`read_slakh`)."""
     track_id = folder.name
     metadata_path = folder / "metadata.yaml"
     try:
+        check_inside_root(metadata_path, root)
         metadata = load_metadata(metadata_path)
         audio_dir = resolve_track_dir(folder, metadata.get("audio_dir") or "stems", root, "audio_dir", metadata_path)
         midi_dir = resolve_track_dir(folder, metadata.get("midi_dir") or "MIDI", root, "midi_dir", metadata_path)
@@ -191,13 +260,16 @@ def read_track(
     mix = find_audio(folder, "mix")
     if mix is None:
         return TrackProblem(track_id, folder / "mix.flac", "mix audio (mix.flac or mix.wav) is missing; download it")
+    refused = outside_root_problem(track_id, [mix], root)
+    if refused is not None:
+        return refused
     header = audio_header(track_id, mix)
     if isinstance(header, TrackProblem):
         return header
     duration, sample_rate = header
 
     events: list[Event] = []
-    stems: dict[str, Path] = {}
+    found: dict[str, Stem] = {}
     used = [metadata_path]
     for stem_name in sorted(metadata["stems"]):
         stem = metadata["stems"][stem_name]
@@ -205,22 +277,31 @@ def read_track(
         audio_path = find_audio(audio_dir, str(stem_name))
         if audio_path is None or not midi_path.is_file():
             continue  # not rendered or not saved: the flags in metadata.yaml are not trusted
-        stems[str(stem_name)] = audio_path
-        label = vocabulary.class_of_program(int(stem["program_num"]), is_drum=bool(stem.get("is_drum", False)))
+        refused = outside_root_problem(track_id, [audio_path, midi_path], root)
+        if refused is not None:
+            return refused
+        is_drum = bool(stem.get("is_drum", False))
+        program = 128 if is_drum else int(stem["program_num"])
+        label = vocabulary.class_of_program(int(stem["program_num"]), is_drum=is_drum)
         try:
             notes = midi_note_intervals(midi_path)
         except DatasetError as exc:
             return TrackProblem(track_id, midi_path, error_message(exc, midi_path))
         used.append(midi_path)
+        stem_events = [] if label is None else [Event(label, onset, offset) for onset, offset in notes]
+        found[str(stem_name)] = Stem(str(stem_name), audio_path, label, program,
+                                     clean_events(stem_events, options=options, end=duration))
         if label is None:
             log.debug("%s: program %s has no %s class; stem left out of the labels",
                       midi_path, stem["program_num"], vocabulary.name)
             continue
-        events.extend(Event(label, onset, offset) for onset, offset in notes)
-    if not stems:
+        events.extend(stem_events)
+    if not found:
         return TrackProblem(
             track_id, metadata_path, f"no stem has both its MIDI in {midi_dir} and its audio in {audio_dir}"
         )
+    if stems:
+        used.extend(stem.audio for stem in found.values())
     try:
         hashes = hash_sources([*used, mix], root, cache=hash_cache)
     except OSError as exc:
@@ -236,6 +317,6 @@ def read_track(
         split=split or deterministic_split(track_id, split_ratios),
         classes=vocabulary.classes,
         source_hashes=hashes,
-        stems=stems,
+        stems=found,
         **strong_label_fields(cleaned, vocabulary.classes),
     )

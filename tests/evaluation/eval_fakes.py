@@ -90,6 +90,7 @@ class FakeRun:
     feature_params: dict = field(default_factory=dict)
     store: dict = field(default_factory=dict)
     saved: list = field(default_factory=list)
+    decision: dict | None = None
 
     def __post_init__(self):
         if self.thresholds is None:

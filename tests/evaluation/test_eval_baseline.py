@@ -85,7 +85,7 @@ def test_evaluation_reports_the_baseline_beside_the_model(tmp_path):
     store, reader, run = _fake_setup(tmp_path)
     assert load_prior_baseline(run).dominant == "drums"
     out = tmp_path / "report"
-    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=out, save_thresholds=False)
+    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=out)
     for key in ("baseline.frame.f1_micro", "baseline.frame.f1_macro", "baseline.frame.map_macro",
                 "baseline.segment.f1_micro", "baseline.dominant.accuracy", "baseline_majority.frame.f1_micro"):
         assert key in metrics, key
@@ -108,7 +108,6 @@ def test_evaluation_reports_the_baseline_beside_the_model(tmp_path):
 
 def test_evaluation_without_training_statistics_notes_the_missing_baseline(tmp_path):
     store, reader, run = _fake_setup(tmp_path, with_stats=False)
-    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "r",
-                              save_thresholds=False)
+    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "r")
     assert not any(k.startswith("baseline") for k in metrics)
     assert any("No prior baseline" in n for n in metrics["notes"])

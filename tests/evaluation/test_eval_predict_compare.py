@@ -40,6 +40,7 @@ class LoudnessRun:
         self.classes = ["loud", "quiet"]
         self.thresholds = np.array([0.5, 0.5], np.float32)
         self.micro_threshold = None
+        self.decision = None
         self.feature_name = config.name
         self.feature_config_hash = config_hash(config)
 
@@ -78,17 +79,19 @@ def test_predict_with_the_micro_threshold(tmp_path, monkeypatch):
     sf.write(tmp_path / "song.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
     run = LoudnessRun(tmp_path / "a", config)
     monkeypatch.setattr("evaluation.predict.load_runs", lambda dirs: [(run, config)])
-    with pytest.raises(PredictionError, match="no micro-F1 threshold yet; run `instrec evaluate`"):
+    with pytest.raises(PredictionError, match="never tuned, so there is no micro rule; run `instrec tune-thresholds"):
         predict_files([tmp_path / "song.wav"], ["a"], tmp_path / "out", thresholds="micro")
     assert not (tmp_path / "out").exists()  # refused before any song was read
-    run.micro_threshold = 0.97  # above every score this 'model' gives: nothing is active
+    # micro 0.97 is above every score this 'model' gives: nothing is active with it
+    run.decision = {"format": "instrec-decision-1", "default": "per-class", "micro": 0.97,
+                    "per_class": {"loud": 0.5, "quiet": 0.5}, "per_class_tuned": ["loud", "quiet"]}
     predict_files([tmp_path / "song.wav"], ["a"], tmp_path / "out", thresholds="micro")
     record = json.loads((tmp_path / "out" / "song.wav.json").read_text())["runs"][0]
     assert record["threshold_mode"] == "micro" and record["thresholds"] == {"loud": 0.97, "quiet": 0.97}
     assert record["segments"] == []
-    predict_files([tmp_path / "song.wav"], ["a"], tmp_path / "out")  # per-class 0.5: the tone is loud
+    predict_files([tmp_path / "song.wav"], ["a"], tmp_path / "out")  # the default rule (per-class 0.5): loud
     record = json.loads((tmp_path / "out" / "song.wav.json").read_text())["runs"][0]
-    assert [s["instrument"] for s in record["segments"]] == ["loud"]
+    assert [s["instrument"] for s in record["segments"]] == ["loud"] and record["threshold_mode"] == "default"
 
 
 def test_predict_needs_a_run(tmp_path):

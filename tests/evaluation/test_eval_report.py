@@ -16,40 +16,45 @@ REQUIRED = ("frame.f1_micro", "frame.f1_macro", "frame.f1_weighted", "frame.hamm
             "frame.jaccard_samples", "frame.map_macro", "segment.f1_micro", "dominant.accuracy")
 
 
+DECISION = {"format": "instrec-decision-1", "default": "micro", "micro": 0.35, "version": 2,
+            "per_class": {"guitar": 0.3, "piano": 0.6, "drums": 0.35, "flute": 0.35},
+            "per_class_tuned": ["guitar", "piano"], "tuned_on": {"store": "held-out", "split": "validation",
+                                                                 "n_tracks": 7}}
+
+
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
+def setup(tmp_path):
     classes = ["piano", "guitar", "drums", "bass"]
     reader = FakeReader(classes, make_tracks(classes, n_tracks=9, partial=True))
     store = FakeStore(reader)
     # the run knows a class the store lacks ("flute") and not "bass"
-    run = FakeRun(classes=["guitar", "piano", "drums", "flute"], store_classes=classes, run_dir=tmp_path / "run")
-    saved = {}
-    monkeypatch.setattr("evaluation.evaluate.save_tuned_thresholds",
-                        lambda run_dir, names, values, micro=None: saved.update(dict(zip(names, values)),
-                                                                                 _micro=micro))
-    return store, reader, run, saved
+    run = FakeRun(classes=["guitar", "piano", "drums", "flute"], store_classes=classes, run_dir=tmp_path / "run",
+                  decision=DECISION)
+    return store, reader, run
 
 
 def test_evaluate_writes_metrics_and_report(setup, tmp_path):
-    store, reader, run, saved = setup
+    store, reader, run = setup
     out = tmp_path / "report"
     metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=out)
     data = json.loads((out / "metrics.json").read_text())  # strict JSON: NaN became null
     for key in REQUIRED:
         assert key in data, key
-    for key in ("frame@0.5.f1_micro", "frame+smooth.f1_micro", "clip.f1_posneg_macro"):
+    for key in ("frame@0.5.f1_micro", "frame@micro.f1_micro", "frame@per-class.f1_micro", "frame+smooth.f1_micro",
+                "clip.f1_posneg_macro"):
         assert key in data
     assert data["classes"] == ["guitar", "piano", "drums"]
     assert data["missing_classes"] == ["flute"] and data["extra_classes"] == ["bass"]
     assert data["snapshot_id"] == "00000003-deadbeef" and data["feature_hash"] == reader.config_hash
     assert set(data["per_class"]["piano"]) >= {"precision", "recall", "f1", "support", "threshold"}
-    # thresholds were tuned on validation tracks and handed to the run for saving
-    assert "validation" in data["thresholds"]["source"]
-    micro = saved.pop("_micro")
-    assert set(saved) == {"guitar", "piano", "drums", "flute"} and saved["flute"] == 0.5
-    # one micro-F1 threshold tuned beside them, reported as the @micro variant
-    assert 0 < micro < 1 and data["thresholds"]["micro"] == micro
-    assert data["frame@micro.f1_micro"] > 0.8
+    # the run's own decision rule: its default variant (micro) decides the unsuffixed scores
+    assert data["thresholds"]["default"] == "micro" and "version 2" in data["thresholds"]["source"]
+    assert "7 validation tracks of held-out" in data["thresholds"]["source"]
+    assert data["thresholds"]["values"] == {"guitar": 0.35, "piano": 0.35, "drums": 0.35}
+    assert data["thresholds"]["per_class"] == {"guitar": 0.3, "piano": 0.6, "drums": 0.35}
+    assert data["frame.f1_micro"] == data["frame@micro.f1_micro"]
+    assert data["per_class"]["piano"]["threshold"] == 0.35
+    assert not run.run_dir.exists()  # evaluation wrote nothing into the run
     # features = 0.7 * labels + 0.3 * noise: a good "model"
     assert metrics["frame.f1_micro"] > 0.8
     assert any("partly unknown" in n for n in data["notes"])
@@ -61,17 +66,28 @@ def test_evaluate_writes_metrics_and_report(setup, tmp_path):
         assert f'href="{rel}"' in html
 
 
-def test_evaluate_on_validation_does_not_tune(setup, tmp_path):
-    store, reader, run, saved = setup
+def test_scores_never_depend_on_what_was_evaluated_before(setup, tmp_path):
+    store, reader, run = setup
+    first = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "a", n_track_plots=0)
+    evaluate_loaded(store=store, reader=reader, run=run, split="validation", out=tmp_path / "b", n_track_plots=0)
+    again = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "c", n_track_plots=0)
+    assert {k: v for k, v in first.items() if k.startswith("frame")} == {
+        k: v for k, v in again.items() if k.startswith("frame")}
+
+
+def test_a_run_without_tuned_thresholds_decides_at_half(setup, tmp_path):
+    store, reader, run = setup
+    run.decision = None
     metrics = evaluate_loaded(store=store, reader=reader, run=run, split="validation", out=tmp_path / "r",
                               smoothing_s=0, n_track_plots=0)
-    assert not saved and metrics["thresholds"]["source"].startswith("0.5")
-    assert any("not tuned" in n for n in metrics["notes"])
+    assert metrics["thresholds"]["source"].startswith("0.5") and metrics["thresholds"]["default"] == "0.5"
+    assert any("instrec tune-thresholds" in n for n in metrics["notes"])
+    assert metrics["frame.f1_micro"] == metrics["frame@0.5.f1_micro"]
     assert "frame+smooth.f1_micro" not in metrics
 
 
 def test_evaluate_errors(setup, tmp_path):
-    store, reader, run, _ = setup
+    store, reader, run = setup
     with pytest.raises(EvaluationError, match="unknown split"):
         evaluate_loaded(store=store, reader=reader, run=run, split="dev", out=tmp_path)
     with pytest.raises(EvaluationError, match="no class in common"):
@@ -99,8 +115,10 @@ def test_cli_registers_evaluation_commands():
     from pipeline.cli import build_parser
 
     args = build_parser().parse_args(["evaluate", "--store", "s3://b/store", "--run", "r", "--out", "o",
-                                      "--split", "validation", "--no-tune"])
-    assert args.split == "validation" and args.no_tune and callable(args.handler)
+                                      "--split", "validation"])
+    assert args.split == "validation" and callable(args.handler)
+    args = build_parser().parse_args(["tune-thresholds", "--run", "r", "--store", "held-out"])
+    assert args.split == "validation" and callable(args.handler)
     args = build_parser().parse_args(["predict", "a.wav", "b.mp3", "--run", "r1", "--run", "r2", "--out", "o"])
     assert [str(r) for r in args.runs] == ["r1", "r2"] and len(args.audio) == 2
     with pytest.raises(SystemExit):

@@ -46,8 +46,7 @@ def test_report_renders_in_chromium_with_all_images(tmp_path):
     classes = ["piano", "guitar", "drums"]
     reader = FakeReader(classes, make_tracks(classes, n_tracks=6))
     run = FakeRun(classes=classes, store_classes=classes, run_dir=tmp_path / "run")
-    evaluate_loaded(store=FakeStore(reader), reader=reader, run=run, split="test", out=tmp_path / "r",
-                    save_thresholds=False)
+    evaluate_loaded(store=FakeStore(reader), reader=reader, run=run, split="test", out=tmp_path / "r")
     html = tmp_path / "r" / "report.html"
     assert html.read_text().count("<img") >= 4
     assert rendered_image_state(html) == "ok"
@@ -74,7 +73,10 @@ def test_demo_train_evaluate_predict_compare(tmp_path):
     metrics = json.loads((report / "metrics.json").read_text())
     for key in ("frame.f1_micro", "frame.map_macro", "segment.f1_micro", "dominant.accuracy", "per_class"):
         assert key in metrics
-    assert (run / "thresholds.json").exists()  # tuned on validation and saved with the run
+    tuned = json.loads((run / "thresholds.json").read_text())  # tuned on validation when training ended
+    assert tuned["default"] in ("per-class", "micro", "0.5") and tuned["tuned_on"]["split"] == "validation"
+    assert metrics["thresholds"]["default"] == tuned["default"]
+    assert json.loads((run / "thresholds.json").read_text()) == tuned  # evaluation changed nothing
     assert main(["evaluate", "--store", str(store), "--run", str(run), "--split", "all",
                  "--out", str(tmp_path / "report_all"), "--smoothing", "0"]) == 0
     assert main(["compare", str(report), str(tmp_path / "report_all"), "--out", str(tmp_path / "cmp")]) == 0

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from evaluation.compare import comparison_table
+from evaluation.decision import Decision
 from evaluation.evaluate import evaluate_loaded
 from evaluation.zero_shot import MTT_TAGS, hold_onto_grid, mtt_tags_for, zero_shot_scores
 from features.musicnn_weights import MTT_LABELS
@@ -78,7 +79,7 @@ def _setup(tmp_path, *, with_taggram=True, classes=CLASSES):
     tracks = make_tracks(classes, n_tracks=9)
     reader = FakeReader(classes, tracks)
     run = FakeRun(classes=classes, store_classes=classes, run_dir=tmp_path / "run")
-    run.run_dir.mkdir()
+    run.run_dir.mkdir(parents=True)
     (run.run_dir / "training_data.json").write_text(json.dumps({
         "frame_prior": {c: 0.3 for c in classes}, "dominant_counts": {classes[0]: 3}}))
     store = TwoSetStore(reader, TaggramReader(classes, tracks)) if with_taggram else FakeStore(reader)
@@ -88,7 +89,7 @@ def _setup(tmp_path, *, with_taggram=True, classes=CLASSES):
 def test_the_report_shows_the_zero_shot_baseline_beside_the_prior_one(tmp_path):
     store, reader, run = _setup(tmp_path)
     out = tmp_path / "report"
-    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=out, save_thresholds=False)
+    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=out)
     assert metrics["zero_shot.frame.f1_micro"] == pytest.approx(1.0)  # its tags are the truth here
     assert metrics["zero_shot.frame.map_macro"] == pytest.approx(1.0)
     assert metrics["zero_shot.segment.f1_micro"] == pytest.approx(1.0)
@@ -108,32 +109,33 @@ def test_the_report_shows_the_zero_shot_baseline_beside_the_prior_one(tmp_path):
 
 def test_without_a_taggram_the_report_says_how_to_get_one(tmp_path):
     store, reader, run = _setup(tmp_path, with_taggram=False)
-    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "r",
-                              save_thresholds=False)
+    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "r")
     assert not any(k.startswith("zero_shot") for k in metrics)
     assert any("--musicnn-layer taggram" in n for n in metrics["notes"])
 
 
 def test_classes_without_tags_get_no_zero_shot_baseline_and_no_note(tmp_path):
     store, reader, run = _setup(tmp_path, classes=["organ", "accordion"])
-    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "r",
-                              save_thresholds=False)
+    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "r")
     assert not any(k.startswith("zero_shot") for k in metrics)
     assert not any("zero-shot" in n.lower() for n in metrics["notes"])
 
 
-def test_the_threshold_is_tuned_on_validation_saved_and_reused_on_all(tmp_path):
+def test_the_threshold_is_tuned_where_the_runs_own_thresholds_were_and_nothing_is_written(tmp_path, monkeypatch):
     store, reader, run = _setup(tmp_path)
-    (run.run_dir / "classes.json").write_text(json.dumps(CLASSES))  # the model's thresholds are saved too
+    before = sorted(p.name for p in run.run_dir.iterdir())
     metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "a")
     info = metrics["zero_shot_info"]
-    assert info["threshold_source"] == "tuned for micro F1 on the store's validation split"
+    assert info["threshold_source"] == "tuned for micro F1 on this store's validation split"
     assert 0.1 < info["threshold"] < 0.8  # between the fake taggram's off (0.1) and on (0.8) values
-    saved = json.loads((run.run_dir / "zero_shot.json").read_text())
-    assert saved == {"threshold": info["threshold"], "taggram_feature_set": "musicnn-0badc0de"}
-    again = evaluate_loaded(store=store, reader=reader, run=run, split="all", out=tmp_path / "b")
-    assert again["zero_shot_info"]["threshold"] == info["threshold"]
-    assert again["zero_shot_info"]["threshold_source"] == "saved with the run (zero_shot.json)"
-    (run.run_dir / "zero_shot.json").unlink()
-    fresh = evaluate_loaded(store=store, reader=reader, run=run, split="all", out=tmp_path / "c", save_thresholds=False)
-    assert fresh["zero_shot_info"]["threshold"] == 0.5
+    untuned = evaluate_loaded(store=store, reader=reader, run=run, split="all", out=tmp_path / "b")
+    assert untuned["zero_shot_info"]["threshold"] == 0.5  # "all" holds the validation split: no tuning
+    # a run whose thresholds were tuned on another store's validation split: the same split tunes the baseline
+    tuning_store, _, _ = _setup(tmp_path / "other")
+    monkeypatch.setattr("storage.store.open_store", lambda url, **_: tuning_store if url == "memory://tuning" else None)
+    run.decision = Decision.untuned(CLASSES).to_json() | {"tuned_on": {"store": "memory://tuning", "split": "validation"}}
+    again = evaluate_loaded(store=store, reader=reader, run=run, split="all", out=tmp_path / "c")
+    assert again["zero_shot_info"]["threshold_source"] == (
+        "tuned for micro F1 on the validation split of memory://tuning, where the run's thresholds were tuned")
+    assert 0.1 < again["zero_shot_info"]["threshold"] < 0.8
+    assert sorted(p.name for p in run.run_dir.iterdir()) == before  # evaluation never writes to the run

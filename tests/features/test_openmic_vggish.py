@@ -37,3 +37,22 @@ def test_parse_real_openmic_file():
 def test_bad_documents_are_named(document, message):
     with pytest.raises(DatasetError, match=f"bad.json: .*{message}"):
         parse_openmic_vggish(document, name="bad.json")
+
+
+SECRET = "instrecQUOTEDvggish"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ('{"time_points": [0.0],\n "features": [[1] * 128], ' + SECRET + "}", "not valid JSON at line 2, column"),
+        (b'{"' + SECRET.encode() + b'\xff": 1}', r"not UTF-8 text \(byte 21\)"),
+        ({SECRET: 1, "features": []}, "expected keys 'time_points' and 'features', missing 'time_points'"),
+        ({"time_points": [0.0], "features": [[SECRET] * 128]}, "'features' must be rows of integers"),
+        ({"time_points": [0.0], "features": [[3000] * 128]}, "codes must lie in 0..255; some do not"),
+    ],
+)
+def test_bad_documents_are_described_without_quoting_them(document, message):
+    with pytest.raises(DatasetError, match=f"bad.json: {message}") as caught:
+        parse_openmic_vggish(document, name="bad.json")
+    assert SECRET not in str(caught.value) and "3000" not in str(caught.value)

@@ -16,6 +16,7 @@ from pipeline.readers import read_dataset
 from pipeline.track import Track, TrackProblem
 from storage.store import open_store
 
+from ..reliability.conftest import listening_sockets, off_loopback
 from .conftest import SONGS, render_corpus
 
 IDS = [f"Track{i:05d}" for i in range(1, SONGS + 1)]
@@ -116,6 +117,27 @@ def test_extract_features_flow_builds_the_store_then_skips_it(prefect_harness, c
     assert reader.read_features("Track00001").shape[1:] == reader.frame_shape
     again = extract_features(dataset="slakh", root=str(corpus_template), store=store, workers=1)
     assert again["done"] == 0 and again["skipped_unchanged"] == SONGS
+
+
+def test_extract_features_flow_cluster_listens_on_localhost_only(prefect_harness, corpus_template, tmp_path,
+                                                                monkeypatch):
+    """The flow's local DaskTaskRunner cluster, listed from inside a running task."""
+    import pipeline.extraction.extract as extract_module
+    from flows.extract import extract_features
+
+    real, during = extract_module.extract_batch, []
+
+    def listing_extract_batch(*args, **kwargs):  # runs on the cluster's in-process worker
+        during.append(listening_sockets())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extract_module, "extract_batch", listing_extract_batch)
+    before = listening_sockets()
+    summary = extract_features(dataset="slakh", root=str(corpus_template), store=str(tmp_path / "s.zarr"), workers=2)
+    assert summary["done"] == SONGS and during, summary
+    opened = set().union(*during) - before
+    assert opened, "no listening socket while a task ran: is the flow still on a local Dask cluster?"
+    assert not off_loopback(opened), opened
 
 
 def test_extract_features_flow_rejects_a_missing_root(prefect_harness, tmp_path):

@@ -1,10 +1,9 @@
-"""The demo corpus: composition, annotation formats, rendering, layouts, determinism."""
+"""The demo corpus end to end: annotation formats, soundfont modes, layouts, determinism, readers."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import io
 import json
 import shutil
 from pathlib import Path
@@ -16,13 +15,11 @@ import pytest
 import soundfile
 import yaml
 
-from pipeline.demo.composer import Note, Part, Song, compose_song
+from pipeline.demo.composer import Note, Part, Song
 from pipeline.demo.corpus import assign_soundfonts, compose_corpus, generate_corpus, track_id_for
-from pipeline.demo.effects import apply_effects, biquad, draw_effects
-from pipeline.demo.instruments import AAM_INSTRUMENTS, AAM_VOICES, SLAKH_VOICES, gm_class
+from pipeline.demo.instruments import AAM_INSTRUMENTS, AAM_VOICES, SLAKH_VOICES, gm_class, gm_program_name
 from pipeline.demo.layouts import arff_time, onsets_arff, segments_arff
-from pipeline.demo.midi import midi_bytes, song_midi, stem_midi
-from pipeline.demo.render import RenderError, check_soundfont, find_soundfonts, render_stems
+from pipeline.demo.render import RenderError, check_soundfont, find_soundfonts
 from pipeline.track import InstrecError, deterministic_split
 
 needs_fluidsynth = pytest.mark.skipif(
@@ -79,51 +76,7 @@ def _assert_same_notes(expected, found, tol):
             assert abs(on1 - on2) <= tol and abs(off1 - off2) <= tol, (label, p1, on1, off1, on2, off2)
 
 
-# ---------------------------------------------------------------- composition (no audio)
-
-
-def test_composition_is_deterministic_and_seed_dependent():
-    first = compose_corpus(layout="aam", songs=3, seconds=10, seed=7)
-    again = compose_corpus(layout="aam", songs=3, seconds=10, seed=7)
-    other = compose_corpus(layout="aam", songs=3, seconds=10, seed=8)
-    assert first == again
-    assert first != other
-    for a, b in zip(first, again):
-        assert midi_bytes(song_midi(a)) == midi_bytes(song_midi(b))
-        assert onsets_arff(a, "0001") == onsets_arff(b, "0001")
-    # song i does not depend on how many songs the corpus has
-    assert compose_corpus(layout="aam", songs=1, seconds=10, seed=7)[0] == first[0]
-
-
-@pytest.mark.parametrize("layout", ["aam", "slakh"])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_twenty_songs_use_at_least_twelve_classes(layout, seed):
-    songs = compose_corpus(layout=layout, songs=20, seconds=20, seed=seed)
-    classes = {label for song in songs for label in song.labels}
-    assert len(classes) >= 12, sorted(classes)
-    # instrumentation varies from song to song
-    assert len({song.labels for song in songs}) >= 15
-    assert len({song.bpm for song in songs}) >= 10 and len({song.key for song in songs}) >= 6
-
-
-@pytest.mark.parametrize("voices", [AAM_VOICES, SLAKH_VOICES], ids=["aam", "slakh"])
-def test_songs_are_well_formed(voices):
-    for i in range(15):
-        song = compose_song(np.random.default_rng([3, i]), seconds=8.0, voices=voices)
-        roles = [p.role for p in song.parts]
-        assert "chords" in roles and "melody" in roles
-        assert len(set(song.labels)) == len(song.labels)
-        assert len({p.voice.program for p in song.parts}) == len(song.parts)
-        for part in song.parts:
-            assert part.notes
-            last_end: dict[int, int] = {}
-            for note in sorted(part.notes, key=lambda n: (n.start, n.pitch)):
-                assert 0 <= note.start < note.end and 0 < note.velocity <= 127
-                assert song.seconds_at(note.end) <= song.seconds - 0.5 + 1e-9
-                assert note.start >= last_end.get(note.pitch, 0), "same key overlaps itself"
-                last_end[note.pitch] = note.end
-                if not part.voice.is_drum:
-                    assert part.voice.low <= note.pitch <= part.voice.high
+# ---------------------------------------------------------------- annotation formats (no audio)
 
 
 def test_slakh_classes_follow_the_gm_table():
@@ -181,58 +134,11 @@ def test_segments_arff_parses():
     rows = data["data"]
     assert rows[0][0] == 0.0 and rows[-1][1:] == ["end", 0.0, "", "[]", "[]"]
     assert all(row[2] == song.bpm and row[3] == song.key for row in rows[:-1])
-    playing = {name for row in rows[:-1] for name in row[4].strip("[]").split(",")}
+    playing = {name for row in rows[:-1] for name in row[4].strip("[]").split(",") if name}
     assert playing == set(song.labels)
 
 
-def test_stem_midi_holds_the_notes_and_program():
-    song = compose_corpus(layout="slakh", songs=1, seconds=8, seed=4)[0]
-    for part in song.parts:
-        for single in (False, True):
-            data = midi_bytes(stem_midi(song, part, single_track=single))
-            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
-            (inst,) = pm.instruments
-            assert inst.is_drum == part.voice.is_drum
-            if not part.voice.is_drum:
-                assert inst.program == part.voice.program
-            got = sorted((n.pitch, round(n.start, 6), round(n.end, 6)) for n in inst.notes)
-            want = sorted(
-                (n.pitch, round(song.seconds_at(n.start), 6), round(song.seconds_at(n.end), 6))
-                for n in part.notes
-            )
-            assert got == want
-
-
-# ---------------------------------------------------------------- effects, soundfonts
-
-
-def test_effects_are_linear_seeded_and_peak_normalised():
-    rng = np.random.default_rng(0)
-    stems = rng.standard_normal((3, 4000)).astype(np.float32) * 0.1
-    settings = draw_effects(np.random.default_rng(1), n_stems=3)
-    assert settings == draw_effects(np.random.default_rng(1), n_stems=3)
-    assert json.loads(json.dumps(settings)) == settings
-    settings["reverb"] = {"rt60": 0.2, "wet": 0.3, "seed": 5}
-    out = apply_effects(stems, settings, sr=SR)
-    assert out.shape == stems.shape and out.dtype == np.float32
-    assert np.abs(out.sum(axis=0)).max() == pytest.approx(10 ** (-1 / 20), rel=1e-5)
-    alone = apply_effects(stems[:1], {**settings, "stem_gain_db": settings["stem_gain_db"][:1]}, sr=SR)
-    scale = out[0].std() / alone[0].std()  # same chain, only the normalisation differs
-    np.testing.assert_allclose(out[0], alone[0] * scale, atol=1e-5)
-    off = apply_effects(stems, draw_effects(rng, n_stems=3, enabled=False), sr=SR)
-    np.testing.assert_allclose(off / off[0].std(), stems / stems[0].std(), rtol=1e-4, atol=1e-4)
-
-
-def test_biquads_have_the_requested_gain():
-    from scipy import signal
-
-    cases = (("peaking", 1000.0, 1000.0), ("lowshelf", 200.0, 20.0), ("highshelf", 4000.0, 10000.0))
-    for kind, freq, probe in cases:
-        sos = biquad(kind, freq=freq, gain_db=6.0, q=0.707, sr=SR)
-        _, response = signal.sosfreqz(sos, worN=[probe], fs=SR)
-        assert 20 * np.log10(abs(response[0])) == pytest.approx(6.0, abs=0.3), kind
-    with pytest.raises(ValueError, match="unknown filter kind"):
-        biquad("notch", freq=1000.0, gain_db=0.0, q=1.0, sr=SR)
+# ---------------------------------------------------------------- soundfonts
 
 
 def test_soundfont_discovery_and_errors(tmp_path, monkeypatch):
@@ -253,71 +159,61 @@ def test_soundfont_discovery_and_errors(tmp_path, monkeypatch):
 
 def test_soundfont_assignment_modes():
     fonts = [Path("a.sf2"), Path("b.sf2"), Path("c.sf2")]
-    ids = [track_id_for("aam", i) for i in range(30)]
+    ids = [track_id_for("slakh", i) for i in range(200)]
     splits = [deterministic_split(t) for t in ids]
-    cycled = assign_soundfonts(ids, splits, fonts, mode="cycle", seed=0)
-    assert cycled[:4] == [fonts[0], fonts[1], fonts[2], fonts[0]]
-    held = assign_soundfonts(ids, splits, fonts, mode="holdout", seed=0)
+    counts = [3 + i % 5 for i in range(200)]
+    stems = assign_soundfonts(counts, splits, fonts, mode="stem", seed=0)
+    assert [len(s) for s in stems] == counts
+    assert sum(len(set(s)) > 1 for s in stems) > 150  # stems of one song use several soundfonts
+    assert {f for s in stems for f in s} == set(fonts)
+    assert stems == assign_soundfonts(counts, splits, fonts, mode="stem", seed=0)
+    assert stems != assign_soundfonts(counts, splits, fonts, mode="stem", seed=1)
+    # a song's draws do not depend on the other songs
+    assert assign_soundfonts(counts[:7], splits[:7], fonts, mode="stem", seed=0) == stems[:7]
+    held = assign_soundfonts(counts, splits, fonts, mode="holdout", seed=0)
     assert "test" in splits
-    assert all((font == fonts[2]) == (split == "test") for font, split in zip(held, splits))
-    drawn = assign_soundfonts(ids, splits, fonts, mode="random", seed=3)
-    assert drawn == assign_soundfonts(ids, splits, fonts, mode="random", seed=3)
-    assert len(set(drawn)) == 3
+    for song_fonts, split in zip(held, splits):
+        if split == "test":
+            assert set(song_fonts) == {fonts[2]}
+        else:
+            assert fonts[2] not in song_fonts
+    assert {f for s, split in zip(held, splits) if split != "test" for f in s} == set(fonts[:2])
+    cycled = assign_soundfonts(counts, splits, fonts, mode="cycle", seed=0)
+    assert [s[0] for s in cycled[:4]] == [fonts[0], fonts[1], fonts[2], fonts[0]]
+    assert all(len(set(s)) == 1 for s in cycled)
+    drawn = assign_soundfonts(counts, splits, fonts, mode="random", seed=3)
+    assert drawn == assign_soundfonts(counts, splits, fonts, mode="random", seed=3)
+    assert all(len(set(s)) == 1 for s in drawn) and len({s[0] for s in drawn}) == 3
     with pytest.raises(InstrecError, match="at least two soundfonts"):
-        assign_soundfonts(ids, splits, fonts[:1], mode="holdout", seed=0)
+        assign_soundfonts(counts, splits, fonts[:1], mode="holdout", seed=0)
+    with pytest.raises(InstrecError, match="unknown soundfont split"):
+        assign_soundfonts(counts, splits, fonts, mode="song", seed=0)
     with pytest.raises(InstrecError, match="--songs"):
         generate_corpus("unused", songs=0)
 
 
-# ---------------------------------------------------------------- rendering
-
-
-@needs_fluidsynth
-def test_rendered_notes_start_at_their_midi_times():
-    """No leading offset: onsets found in the audio match the MIDI note times."""
-    piano = next(v for v in AAM_VOICES if v.label == "Piano")
-    drums = next(v for v in AAM_VOICES if v.label == "Drums")
-    song = Song(
-        120, 500000, 480, 0, "maj", 2.0,
-        (Part("chords", piano, (Note(60, 100, 0, 240), Note(67, 100, 960, 1200))),
-         Part("drums", drums, (Note(38, 100, 480, 540),))),
-        (),
-    )  # fmt: skip
-    hop = 64
-    for soundfont in find_soundfonts():
-        stems = render_stems(song, soundfont, sr=SR)
-        assert stems.shape == (2, 2 * SR)
-        frames = stems[:, : stems.shape[1] // hop * hop].reshape(2, -1, hop)
-        energy = np.sqrt(np.mean(frames**2, axis=-1))
-
-        def onset_near(row, t0):
-            """First frame within 0.3 s of t0 above 30 % of the window's peak, in seconds."""
-            lo, hi = max(0, int((t0 - 0.3) * SR / hop)), int((t0 + 0.3) * SR / hop)
-            window = energy[row, lo:hi]
-            return (lo + np.flatnonzero(window > 0.3 * window.max())[0]) * hop / SR
-
-        assert onset_near(0, 0.0) == pytest.approx(0.0, abs=0.02), soundfont.name
-        assert onset_near(0, 1.0) == pytest.approx(1.0, abs=0.02), soundfont.name
-        assert onset_near(1, 0.5) == pytest.approx(0.5, abs=0.02), soundfont.name
-        assert energy[1, : int(0.45 * SR / hop)].max() < 1e-3 * energy[1].max()  # silent before the hit
-        assert energy[0, int(1.0 * SR / hop) - 8 : int(1.0 * SR / hop) - 2].max() < 0.3 * energy[0].max()
+# ---------------------------------------------------------------- generated corpora
 
 
 @pytest.fixture(scope="module")
 def aam_corpus(tmp_path_factory):
+    """Two AAM songs with every effect; soundfonts held out (song 0002 is in the test split)."""
     if shutil.which("fluidsynth") is None:
         pytest.skip("the `fluidsynth` program is not installed (Debian: apt-get install fluidsynth)")
+    if len(find_soundfonts()) < 2:
+        pytest.skip("the holdout mode needs two soundfonts (install fluid-soundfont-gm)")
     out = tmp_path_factory.mktemp("demo") / "aam"
-    infos = generate_corpus(out, layout="aam", songs=2, seconds=4, seed=11)
+    infos = generate_corpus(out, layout="aam", songs=2, seconds=4, seed=11, soundfont_split="holdout")
     return out, infos
 
 
 @pytest.fixture(scope="module")
 def slakh_corpus(tmp_path_factory):
+    """Three Slakh songs, default per-stem soundfonts and sound design, no mix bus effects."""
     if shutil.which("fluidsynth") is None:
         pytest.skip("the `fluidsynth` program is not installed (Debian: apt-get install fluidsynth)")
     out = tmp_path_factory.mktemp("demo") / "slakh"
-    infos = generate_corpus(out, layout="slakh", songs=2, seconds=4, seed=11, effects=False)
+    infos = generate_corpus(out, layout="slakh", songs=3, seconds=4, seed=11, effects=False)
     return out, infos
 
 
@@ -329,12 +225,14 @@ def _tree_hashes(root: Path) -> dict[str, str]:
 def test_aam_layout_files_and_annotations(aam_corpus):
     out, infos = aam_corpus
     songs = compose_corpus(layout="aam", songs=2, seconds=4, seed=11)
+    held_out = find_soundfonts()[-1]
     assert [i["track_id"] for i in infos] == ["0001", "0002"]
-    assert len({i["soundfont"] for i in infos}) == min(2, len(find_soundfonts()))  # cycled
+    assert [i["split"] for i in infos] == ["train", "test"]
     expected = set()
     for info, song in zip(infos, songs):
         tid = info["track_id"]
         assert "problem" not in info and info["instruments"] == list(song.labels)
+        assert len(set(song.labels)) == len(song.labels)  # one stem per AAM instrument
         assert info["split"] == deterministic_split(tid)
         expected |= {f"{tid}_{s}" for s in ("mix.flac", "onsets.arff", "segments.arff", "render.json")}
         expected |= {f"{tid}_{label}.{ext}" for label in song.labels for ext in ("mid", "flac")}
@@ -347,14 +245,29 @@ def test_aam_layout_files_and_annotations(aam_corpus):
         )
         assert np.abs(stems.sum(axis=0) - mix).max() < 1e-3  # the mix is the sum of the stems
         render = json.loads((out / f"{tid}_render.json").read_text())
-        assert render["soundfont"] == info["soundfont"] and render["effects"]["enabled"] is True
+        assert render["effects"]["enabled"] is True and render["sound_design"] is True
+        assert render["soundfont_split"] == "holdout" and render["source"] == song.source
         assert [p["label"] for p in render["parts"]] == list(song.labels)
+        fonts = {Path(p["soundfont"]) for p in render["parts"]}
+        assert fonts == {Path(f) for f in info["soundfonts"]}
+        # the held-out soundfont is heard in test songs only, and only it
+        assert fonts == {held_out} if info["split"] == "test" else held_out not in fonts
+        for part, record in zip(song.parts, render["parts"]):
+            assert record["program"] == part.voice.program and record["role"] == part.role
+            assert record["composition"] == part.details
+            assert record["sound_design"]["enabled"] is True and isinstance(
+                record["sound_design"]["chain"], list
+            )
     assert {p.name for p in out.iterdir()} == expected
 
 
-def test_slakh_layout_files_and_metadata(slakh_corpus):
+def test_slakh_layout_metadata_agrees_with_render_json_and_the_reader(slakh_corpus):
+    from pipeline.readers import read_dataset
+
     out, infos = slakh_corpus
-    songs = compose_corpus(layout="slakh", songs=2, seconds=4, seed=11)
+    songs = compose_corpus(layout="slakh", songs=3, seconds=4, seed=11)
+    tracks = {t.track_id: t for t in read_dataset("slakh", out)}
+    fonts_heard = set()
     for info, song in zip(infos, songs):
         tid, split = info["track_id"], info["split"]
         track = out / split / tid
@@ -365,42 +278,86 @@ def test_slakh_layout_files_and_metadata(slakh_corpus):
             *(f"MIDI/{s}.mid" for s in stems), *(f"stems/{s}.flac" for s in stems),
         }  # fmt: skip
         meta = yaml.safe_load((track / "metadata.yaml").read_text())
+        render = json.loads((track / "render.json").read_text())
         assert meta["UUID"] == hashlib.md5((track / "all_src.mid").read_bytes()).hexdigest()
         assert meta["audio_dir"] == f"{tid}/stems" and meta["midi_dir"] == f"{tid}/MIDI"
-        for name, part in zip(stems, song.parts):
+        assert render["effects"]["enabled"] is False and render["soundfont_split"] == "stem"
+        for name, part, record in zip(stems, song.parts, render["parts"]):
             entry = meta["stems"][name]
             assert set(entry) == {
                 "audio_rendered", "inst_class", "integrated_loudness", "is_drum",
                 "midi_program_name", "midi_saved", "plugin_name", "program_num",
             }  # fmt: skip
-            assert entry["inst_class"] == part.label == gm_class(entry["program_num"])
-            assert entry["is_drum"] == (entry["program_num"] == 128)
-            assert entry["plugin_name"] == Path(info["soundfont"]).name
+            # the per-stem draws are recorded the same way in both files
+            assert entry["program_num"] == record["program"] == part.voice.program
+            assert entry["inst_class"] == record["label"] == part.label == gm_class(entry["program_num"])
+            assert (
+                entry["midi_program_name"] == record["program_name"] == gm_program_name(entry["program_num"])
+            )
+            assert entry["is_drum"] == record["is_drum"] == (entry["program_num"] == 128)
+            assert entry["plugin_name"] == record["soundfont_name"] == Path(record["soundfont"]).name
+            fonts_heard.add(entry["plugin_name"])
             pm = pretty_midi.PrettyMIDI(str(track / "MIDI" / f"{name}.mid"))
             got = sorted((n.pitch, n.start, n.end) for n in pm.instruments[0].notes)
-            _assert_same_notes({part.label: _notes_by_label(song)[part.label]}, {part.label: got}, tol=1e-6)
+            want = sorted((n.pitch, song.seconds_at(n.start), song.seconds_at(n.end)) for n in part.notes)
+            _assert_same_notes({name: want}, {name: got}, tol=1e-6)
         assert len(pretty_midi.PrettyMIDI(str(track / "all_src.mid")).instruments) == len(song.parts)
-        render = json.loads((track / "render.json").read_text())
-        no_effects = {"enabled": False, "stem_gain_db": [0.0] * len(stems), "eq": [], "reverb": None}
-        assert render["effects"] == no_effects
+        mix = soundfile.read(track / "mix.flac", dtype="float32")[0]
+        summed = sum(soundfile.read(track / "stems" / f"{s}.flac", dtype="float32")[0] for s in stems)
+        assert np.abs(summed - mix).max() < 1e-3
+        # the reader labels each stem with the class of its program_num
+        assert set(tracks[tid].classes) >= set(song.labels)
+        assert {event.label for event in tracks[tid].events} == set(song.labels)
+    if len(find_soundfonts()) > 1:
+        assert len(fonts_heard) > 1  # stems drew different soundfonts
 
 
-def test_same_seed_gives_identical_files(aam_corpus, tmp_path, caplog):
+def test_recorded_stem_settings_reproduce_the_written_stems(slakh_corpus):
+    """Re-render one song's stems from what render.json records: the same sound, up to the
+    mix bus's common gain (this corpus has no mix bus effects, only the peak normalisation)."""
+    from pipeline.demo.render import fade_out, render_batch, stem_request
+    from pipeline.demo.sound_design import apply_sound_design, restore_timing
+
+    out, infos = slakh_corpus
+    song = compose_corpus(layout="slakh", songs=1, seconds=4, seed=11)[0]
+    track = Path(infos[0]["path"])
+    render = json.loads((track / "render.json").read_text())
+    n = 4 * SR
+    remade = np.zeros((len(song.parts), n), dtype=np.float32)
+    for font in {p["soundfont"] for p in render["parts"]}:
+        picked = [k for k, p in enumerate(render["parts"]) if p["soundfont"] == font]
+        requests = []
+        for k in picked:
+            record = render["parts"][k]
+            shift = record["sound_design"]["shift_semitones"]
+            requests.append(stem_request(song, song.parts[k], semitones=shift, kit=record.get("drum_kit", 0)))
+        for k, audio in zip(picked, render_batch(requests, Path(font), sr=SR)):
+            design = render["parts"][k]["sound_design"]
+            restored = restore_timing(audio, semitones=design["shift_semitones"], sr=SR, n_samples=n)
+            remade[k] = apply_sound_design(restored, design, sr=SR)
+    fade_out(remade, sr=SR)
+    written = np.stack(
+        [soundfile.read(track / "stems" / f"S{k:02d}.flac", dtype="float32")[0] for k in range(len(remade))]
+    )
+    gains = [float(w @ r / (r @ r)) for w, r in zip(written, remade)]
+    assert max(gains) == pytest.approx(min(gains), rel=1e-3)  # one common gain for every stem
+    np.testing.assert_allclose(written, remade * gains[0], atol=2e-4)  # 16-bit FLAC rounding
+
+
+def test_same_seed_gives_identical_files_whatever_the_batching(aam_corpus, tmp_path, caplog):
     out, _ = aam_corpus
     again = tmp_path / "again"
     shutil.copytree(out, again)
     (again / "0001_mix.flac").write_bytes(b"overwritten")
-    generate_corpus(again, layout="aam", songs=2, seconds=4, seed=11)
+    # one worker: both songs in one batch (two workers gave one song a batch)
+    generate_corpus(again, layout="aam", songs=2, seconds=4, seed=11, soundfont_split="holdout", workers=1)
     assert _tree_hashes(again) == _tree_hashes(out)
     assert "this run did not write" not in caplog.text
-    infos = generate_corpus(again, layout="aam", songs=1, seconds=4, seed=11, soundfonts=[_first_soundfont(out)])
+    infos = generate_corpus(again, layout="aam", songs=1, seconds=4, seed=11, soundfont_split="holdout")
     assert _tree_hashes(again)["0001_onsets.arff"] == _tree_hashes(out)["0001_onsets.arff"]
+    assert _tree_hashes(again)["0001_mix.flac"] == _tree_hashes(out)["0001_mix.flac"]
     assert [i["track_id"] for i in infos] == ["0001"]
     assert "also holds 1 song(s) this run did not write (0002_render.json)" in caplog.text
-
-
-def _first_soundfont(out: Path) -> str:
-    return json.loads((out / "0001_render.json").read_text())["soundfont"]
 
 
 @needs_fluidsynth
@@ -408,11 +365,16 @@ def test_cli_writes_a_corpus(tmp_path, capsys):
     from pipeline.cli import main
 
     code = main(["demo-corpus", str(tmp_path / "c"), "--songs", "1", "--seconds", "2", "--no-effects",
-                 "--layout", "slakh", "--seed", "3"])  # fmt: skip
+                 "--no-sound-design", "--layout", "slakh", "--seed", "3", "--soundfont-split", "cycle"])  # fmt: skip
     assert code == 0
     record = json.loads(capsys.readouterr().out.splitlines()[0])
-    assert record["track_id"] == "Track00001"
-    assert (tmp_path / "c" / record["split"] / "Track00001" / "mix.flac").is_file()
+    assert record["track_id"] == "Track00001" and len(set(record["soundfonts"])) == 1
+    track = tmp_path / "c" / record["split"] / "Track00001"
+    render = json.loads((track / "render.json").read_text())
+    assert render["sound_design"] is False and render["soundfont_split"] == "cycle"
+    assert all(
+        p["sound_design"] == {"enabled": False, "shift_semitones": 0.0, "chain": []} for p in render["parts"]
+    )
     assert main(["demo-corpus", str(tmp_path / "d"), "--sr", "100"]) == 2
 
 
@@ -433,7 +395,7 @@ def test_readers_read_back_the_composed_events(layout, aam_corpus, slakh_corpus)
     from pipeline.track import Event, merge_events
 
     out, infos = aam_corpus if layout == "aam" else slakh_corpus
-    songs = compose_corpus(layout=layout, songs=2, seconds=4, seed=11)
+    songs = compose_corpus(layout=layout, songs=len(infos), seconds=4, seed=11)
     for dataset in (layout, "demo"):
         tracks = {t.track_id: t for t in read_dataset(dataset, out)}
         assert sorted(tracks) == [info["track_id"] for info in infos]

@@ -136,8 +136,12 @@ def test_aam_flat_folder_with_stems_and_beatinfo_without_data(tmp_path):
     (track,) = list(read_dataset("aam", root))
     assert isinstance(track, Track)
     assert track.audio.name == "9999_mix.wav"
-    assert track.stems == {"Piano": root / "9999_Piano.flac"}
-    assert "9999_beatinfo.arff" in track.source_hashes
+    assert {k: v.audio for k, v in track.stems.items()} == {"Piano": root / "9999_Piano.flac"}
+    assert track.stems["Piano"].label == "Piano"
+    assert track.stems["Piano"].events == tuple(e for e in track.events if e.label == "Piano")
+    assert "9999_beatinfo.arff" in track.source_hashes and "9999_Piano.flac" not in track.source_hashes
+    (hashed,) = list(read_dataset("aam", root, stems=True))
+    assert "9999_Piano.flac" in hashed.source_hashes
 
 
 def test_aam_events_are_cut_at_the_end_of_the_audio(aam_root, caplog):
@@ -198,7 +202,9 @@ def test_aam_bad_songs_are_reported_and_the_good_one_still_comes(aam_root):
     problems = {key: item for key, item in items.items() if isinstance(item, TrackProblem)}
     assert set(problems) == {"0001", "0002", "0003", "0004", "0005", "0006", "0007"}
     assert problems["0001"].path.name == "0001_onsets.arff" and "malformed ARFF" in problems["0001"].message
-    assert problems["0002"].path.name == "0002_onsets.arff" and "'Theremin'" in problems["0002"].message
+    assert problems["0002"].path.name == "0002_onsets.arff"
+    assert "line 5: column 3 names an instrument outside the AAM vocabulary" in problems["0002"].message
+    assert "Theremin" not in problems["0002"].message  # the line and column, not the file's content
     assert problems["0003"].path.name == "0003_onsets.arff" and "0003_mix.flac" in problems["0003"].message
     assert problems["0004"].path.name == "0004_mix.flac" and "empty" in problems["0004"].message
     assert problems["0005"].path.name == "0005_mix.flac" and "cannot read the audio" in problems["0005"].message

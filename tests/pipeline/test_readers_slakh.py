@@ -31,7 +31,7 @@ import soundfile as sf
 
 from pipeline.readers import read_dataset
 from pipeline.readers.taxonomy import slakh_taxonomy
-from pipeline.track import DatasetError, Track, TrackProblem, active_time, deterministic_split
+from pipeline.track import DatasetError, Track, TrackProblem, active_time, deterministic_split, merge_events
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "slakh"
 STEMS = ("S00", "S01", "S02", "S03", "S04", "S05", "S07", "S08", "S09", "S10")  # no S06
@@ -96,12 +96,38 @@ def test_slakh_redux_track(redux_root):
     assert track.audio == track_dir / "mix.flac"
     assert track.duration == pytest.approx(240.0) and track.sample_rate == 8000
     # audio_dir is 'Track00001/stems' in redux: resolved inside the track folder
-    assert track.stems == {stem: track_dir / "stems" / f"{stem}.flac" for stem in STEMS}
+    assert {k: v.audio for k, v in track.stems.items()} == {
+        stem: track_dir / "stems" / f"{stem}.flac" for stem in STEMS}
     check_inst_class_labels(track)
     assert set(track.source_hashes) == {
         "train/Track00001/metadata.yaml", "train/Track00001/mix.flac",
         *(f"train/Track00001/MIDI/{stem}.mid" for stem in STEMS),
     }
+
+
+def test_slakh_stems_carry_their_class_program_and_notes(redux_root):
+    (track,) = list(read_dataset("slakh", redux_root))
+    drums, bass = track.stems["S01"], track.stems["S03"]
+    assert (drums.label, drums.program) == ("Drums", 128)  # metadata says program_num 128, is_drum
+    assert (bass.label, bass.program) == ("Bass", 33)
+    # a stem's events are its own notes: the track's Bass events are exactly S03's (the only bass)
+    assert bass.events and all(e.label == "Bass" for e in bass.events)
+    assert bass.events == tuple(e for e in track.events if e.label == "Bass")
+    # the union of the stems' events of one class is the track's events of that class
+    organ_stems = [stem for stem in track.stems.values() if stem.label == "Organ"]
+    assert len(organ_stems) == 3  # S05 (program 17), S08 and S09 (22)
+    union = merge_events(e for stem in organ_stems for e in stem.events)
+    assert union == tuple(e for e in track.events if e.label == "Organ")
+
+
+def test_slakh_stems_option_hashes_stem_audio(redux_root):
+    (plain,) = list(read_dataset("slakh", redux_root))
+    (with_stems,) = list(read_dataset("slakh", redux_root, stems=True))
+    stem_files = {f"train/Track00001/stems/{stem}.flac" for stem in STEMS}
+    assert stem_files.isdisjoint(plain.source_hashes)
+    assert stem_files <= set(with_stems.source_hashes)
+    assert with_stems.content_hash != plain.content_hash
+    assert with_stems.events == plain.events
 
 
 def test_babyslakh_flags_are_ignored_and_flat_layout_splits_deterministically(baby_root):
@@ -200,7 +226,7 @@ def test_slakh_bad_tracks_are_reported_and_the_good_one_still_comes(redux_root):
     assert set(problems) == {f"Track0000{i}" for i in range(2, 10)}
     expect = {
         "Track00002": ("metadata.yaml", "'stems' is missing"),
-        "Track00003": ("metadata.yaml", "stem 'S03' has no field 'program_num'"),
+        "Track00003": ("metadata.yaml", "line 36: stem has no field 'program_num'"),  # the line of 'S03:'
         "Track00004": ("S02.mid", "no notes"),
         "Track00005": ("metadata.yaml", "outside the dataset root"),
         "Track00006": ("mix.flac", "missing"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import json
 import math
 import os
@@ -239,6 +240,28 @@ def failure_for(summary: dict, name: str) -> dict:
     found = [f for f in summary["failed"] if name in f["path"] or name in f["problem"]]
     assert len(found) == 1, f"expected one failure naming {name!r}, got {found} in {summary['failed']}"
     return found[0]
+
+
+# --- sockets ---------------------------------------------------------------------------------
+
+def listening_sockets(pid: int | None = None) -> set[tuple[str, int]]:
+    """(ip, port) of every LISTEN socket of process ``pid`` (default: this one) and its children."""
+    import psutil
+
+    top = psutil.Process(pid)
+    found = set()
+    for proc in (top, *top.children(recursive=True)):
+        try:
+            found |= {(c.laddr.ip, c.laddr.port) for c in proc.net_connections(kind="inet")
+                      if c.status == psutil.CONN_LISTEN}
+        except psutil.Error:  # a child that exited meanwhile
+            continue
+    return found
+
+
+def off_loopback(addresses: set[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The addresses not bound to a loopback interface (0.0.0.0, ::, a network address)."""
+    return sorted(a for a in addresses if not ipaddress.ip_address(a[0]).is_loopback)
 
 
 @pytest.fixture

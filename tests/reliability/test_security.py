@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import aam_song, run_cli, write_audio, zero_byte
+from .conftest import (
+    aam_song, arff_text, listening_sockets, off_loopback, openmic_root, run_cli, slakh_track, write_audio, zero_byte,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -133,25 +135,267 @@ def test_no_project_file_binds_every_interface():
     assert not offenders, offenders
 
 
-def test_local_dask_cluster_of_an_extraction_listens_on_localhost_only():
-    """Every socket the extraction's local cluster (process workers) listens on is bound to 127.0.0.1."""
-    import psutil
+def test_off_loopback_catches_every_interface_and_network_addresses():
+    assert off_loopback({("0.0.0.0", 8787), ("::", 8787), ("192.0.2.2", 1), ("127.0.0.1", 2), ("::1", 3)}) == [
+        ("0.0.0.0", 8787), ("192.0.2.2", 1), ("::", 8787)]
+    with socket.socket() as sock:  # and the listing sees a real socket bound to every interface
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        assert ("0.0.0.0", sock.getsockname()[1]) in off_loopback(listening_sockets())
 
+
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_local_dask_cluster_of_an_extraction_listens_on_localhost_only(processes):
+    """Every socket of the extraction's local cluster (the default in-process threads, or worker
+    processes with ``local_processes``) listens on 127.0.0.1, and it advertises no dashboard."""
     from pipeline.extraction.driver import _Cluster
 
-    me = psutil.Process()
-    before = {c.laddr for c in me.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
-    cluster = _Cluster(workers=1, address=None, processes=True)
+    before = listening_sockets()
+    cluster = _Cluster(workers=2, address=None, processes=processes)
     try:
         client = cluster.client()
         assert client.submit(sum, [1, 2]).result(timeout=60) == 3
-        listening = [c.laddr for proc in (me, *me.children(recursive=True))
-                     for c in proc.net_connections(kind="inet")
-                     if c.status == psutil.CONN_LISTEN and c.laddr not in before]
-        assert listening, "the cluster opened no listening socket; is it still a process cluster?"
-        assert all(addr.ip == "127.0.0.1" for addr in listening), listening
+        opened = listening_sockets() - before
+        assert opened, "the cluster opened no listening socket (its scheduler and workers serve HTTP)"
+        assert not off_loopback(opened), opened
+        assert client.dashboard_link == ""
     finally:
         cluster.close()
+
+
+def test_instrec_extract_default_cluster_listens_on_localhost_only(tmp_path):
+    """``instrec extract`` with its default (2 threads) cluster, watched from outside while it runs."""
+    root = tmp_path / "aam"
+    for i in range(3):
+        aam_song(root, f"{i:04d}")
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "extract", str(root), "--dataset", "aam",
+                             "--store", str(tmp_path / "store"), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    seen: set[tuple[str, int]] = set()
+    try:
+        while proc.poll() is None:
+            try:
+                seen |= listening_sockets(proc.pid)
+            except Exception:  # the process ended between poll() and the listing
+                pass
+            time.sleep(0.01)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode(errors="replace")
+    assert b"3 done" in out, out
+    assert seen, "no listening socket seen: did the run start its local cluster?"
+    assert not off_loopback(seen), seen
+    assert b"dashboard" not in out + err and b"INFO distributed" not in err, err  # no library chatter
+
+
+# --- nothing outside the dataset root is read ----------------------------------------------
+
+OUTSIDE = "links to a file outside the dataset root"
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """Files outside every dataset root: a credentials file whose every line holds a unique
+    secret (whatever line a parser quotes, it quotes the secret), and real, readable audio."""
+    secret = "instrecLINKSECRET" + uuid.uuid4().hex
+    credentials = tmp_path / "home" / ".aws" / "credentials"
+    credentials.parent.mkdir(parents=True)
+    credentials.write_text(f"[{secret}]\naws_access_key_id = {secret}\n{secret}: {secret}\n- {secret}\n")
+    audio = write_audio(tmp_path / "elsewhere" / "song.flac", 1.0, format="FLAC")
+    return {"secret": secret, "credentials": credentials, "audio": audio}
+
+
+def relink(path: Path, target: Path) -> Path:
+    """Replace ``path`` (a dataset file) by a symbolic link to ``target``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    os.symlink(target, path)
+    return path
+
+
+def slakh_links(root: Path, outside: dict) -> tuple[list[str], list[Path]]:
+    """A good track, and one track per kind of file linked outside (metadata, mix, stem audio, MIDI)."""
+    slakh_track(root, "Track00001")
+    links = [
+        relink(slakh_track(root, "Track00002") / "metadata.yaml", outside["credentials"]),
+        relink(slakh_track(root, "Track00003") / "mix.flac", outside["audio"]),
+        relink(slakh_track(root, "Track00004") / "stems" / "S00.flac", outside["audio"]),
+        relink(slakh_track(root, "Track00005") / "MIDI" / "S00.mid", outside["credentials"]),
+    ]
+    return ["Track00001"], links
+
+
+def aam_links(root: Path, outside: dict) -> tuple[list[str], list[Path]]:
+    aam_song(root, "0001")
+    aam_song(root, "0002")
+    aam_song(root, "0003")
+    links = [relink(root / "0002_onsets.arff", outside["credentials"]),
+             relink(root / "0003_mix.flac", outside["audio"])]
+    return ["0001"], links
+
+
+def folder_links(root: Path, outside: dict) -> tuple[list[str], list[Path]]:
+    write_audio(root / "good.wav", 1.0)
+    links = [relink(root / "secret.wav", outside["credentials"]), relink(root / "sub" / "song.flac", outside["audio"])]
+    return ["good"], links
+
+
+def openmic_links(root: Path, outside: dict) -> tuple[list[str], list[Path]]:
+    openmic_root(root, {"000001_0": True, "000002_0": True})
+    return ["000001_0"], [relink(root / "audio" / "000" / "000002_0.wav", outside["audio"])]
+
+
+LINKED_DATASETS = {"slakh": slakh_links, "aam": aam_links, "folder": folder_links, "openmic": openmic_links}
+
+
+def assert_secret_nowhere(secret: str, texts: dict[str, str], store: Path) -> None:
+    for where, text in texts.items():
+        assert secret not in text, f"the linked file's content appears in {where}"
+    files = [path for path in store.rglob("*") if path.is_file()]
+    assert any(path.parent.name == "runs" for path in files) and store / "manifest.json" in files, files
+    for path in files:  # run logs, manifest, source hashes, zarr metadata and chunks
+        assert secret.encode() not in path.read_bytes(), f"the linked file's content appears in {path}"
+
+
+@pytest.mark.parametrize("dataset", sorted(LINKED_DATASETS))
+def test_file_links_out_of_the_dataset_root_are_refused_and_never_quoted(tmp_path, outside, dataset):
+    root = tmp_path / dataset
+    good, links = LINKED_DATASETS[dataset](root, outside)
+    rc, manifest_out, manifest_err = run_cli(["manifest", str(root), "--dataset", dataset])
+    assert rc == 0, manifest_err
+    assert [json.loads(line)["track_id"] for line in manifest_out.splitlines()] == good
+    for link in links:
+        assert f"{link}: {OUTSIDE} {root}; refusing to read it" in manifest_err, (link, manifest_err)
+    store = tmp_path / "store"
+    rc, out, err = run_cli(["extract", str(root), "--dataset", dataset, "--store", str(store), "--workers", "0",
+                            "--no-progress", "--json"])
+    summary = json.loads(out)
+    assert rc == 1 and summary["done"] == len(good), summary
+    assert sorted(f["path"] for f in summary["failed"]) == sorted(map(str, links)), summary["failed"]
+    assert all(f["problem"].startswith(f"{f['path']}: {OUTSIDE}") for f in summary["failed"]), summary["failed"]
+    assert_secret_nowhere(outside["secret"], {"manifest stdout": manifest_out, "manifest stderr": manifest_err,
+                                              "extract stdout": out, "extract stderr": err}, store)
+
+
+def test_openmic_vggish_json_linked_outside_is_refused_by_the_import(tmp_path, outside):
+    root = openmic_root(tmp_path / "openmic", {"000001_0": True, "000002_0": True})
+    good = root / "vggish" / "000" / "000001_0.json"
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps({"time_points": [0.0], "features": [[128] * 128]}))
+    link = relink(root / "vggish" / "000" / "000002_0.json", outside["credentials"])
+    store = tmp_path / "store"
+    rc, out, err = run_cli(["import-openmic-vggish", str(root), "--store", str(store), "--json"])
+    summary = json.loads(out)
+    assert rc == 1 and summary["done"] == 1, (summary, err)
+    assert [(f["path"], f["problem"].startswith(f"{link}: {OUTSIDE}")) for f in summary["failed"]] == [
+        (str(link), True)], summary["failed"]
+    assert_secret_nowhere(outside["secret"], {"stdout": out, "stderr": err}, store)
+
+
+def test_a_whole_dataset_file_linked_outside_stops_the_run_naming_the_link(tmp_path, outside):
+    root = openmic_root(tmp_path / "openmic", {"000001_0": True})
+    link = relink(root / "openmic-2018-aggregated-labels.csv", outside["credentials"])
+    rc, out, err = run_cli(["manifest", str(root), "--dataset", "openmic"])
+    assert rc == 2 and err.startswith(f"instrec manifest: error: {link}: {OUTSIDE}"), err
+    assert outside["secret"] not in out + err
+
+
+def test_file_links_inside_the_dataset_root_keep_working(tmp_path):
+    root = tmp_path / "slakh"
+    first = slakh_track(root, "Track00001")
+    second = slakh_track(root, "Track00002")
+    relink(second / "metadata.yaml", Path("..") / "Track00001" / "metadata.yaml")  # relative, inside the root
+    relink(second / "MIDI" / "S00.mid", first / "MIDI" / "S00.mid")  # absolute, inside the root
+    store = tmp_path / "store"
+    rc, out, err = run_cli(["extract", str(root), "--dataset", "slakh", "--store", str(store), "--workers", "0",
+                            "--no-progress", "--json"])
+    summary = json.loads(out)
+    assert rc == 0 and summary["done"] == 2 and not summary["failed"], (summary, err)
+
+
+# --- error messages name the file, the line and what was expected, never the content -------
+
+SLAKH_META = "audio_dir: stems\nmidi_dir: MIDI\nstems:\n  S00:\n    is_drum: false\n    program_num: {program}\n"
+
+
+def quoting_cases(secret: str) -> dict[str, tuple[str, str, dict, str]]:
+    """kind: (dataset, track id, file -> its text (bytes for MIDI), regex of the message).  Each file
+    holds ``secret`` where the parser fails, so quoting the offending text would quote it."""
+    piano = ["Onset events of Piano"]
+    return {
+        "YAML syntax error": ("slakh", "Track00001", {"metadata.yaml": f"[default]\naws_access_key_id = {secret}\n"},
+                              r"metadata\.yaml: cannot read the track metadata: not valid YAML at line 2, column 1; "
+                              r"expected a mapping with 'stems'"),
+        "YAML unknown tag": ("slakh", "Track00001", {"metadata.yaml": f"stems: !{secret} x\n"},
+                             r"metadata\.yaml: cannot read the track metadata: not valid YAML at line 1, column 8"),
+        "YAML program_num not a number": ("slakh", "Track00001",
+                                          {"metadata.yaml": SLAKH_META.format(program=secret)},
+                                          r"metadata\.yaml: line 6: program_num is not a number; expected a General "
+                                          r"MIDI program 0-127"),
+        "YAML audio_dir outside": ("slakh", "Track00001",
+                                   {"metadata.yaml": SLAKH_META.format(program=0).replace(
+                                       "audio_dir: stems", f"audio_dir: ../../../{secret}")},
+                                   r"metadata\.yaml: audio_dir is absolute or points outside the dataset root"),
+        "MIDI bytes": ("slakh", "Track00001", {"MIDI/S00.mid": b"MThd\x00\x00\x00\x06" + secret.encode() * 4},
+                       r"S00\.mid: cannot parse the MIDI file \(\w+\); expected a Standard MIDI File"),
+        "ARFF bad key cell": ("aam", "0001", {"0001_onsets.arff": arff_text(piano, [f"0.0,'{secret}'", "0.9,'[]'"])},
+                              r"0001_onsets\.arff: line 7 \(data row 1\), column 2: expected a bracketed list of "
+                              r"MIDI keys like '\[\+36,42\]'"),
+        "ARFF bad number": ("aam", "0001", {"0001_onsets.arff": arff_text(piano, [f"{secret},'[]'"])},
+                            r"0001_onsets\.arff: malformed ARFF at line 7: a value that is not a number in a "
+                            r"NUMERIC column"),
+        "ARFF row wider than the header": ("aam", "0001",
+                                           {"0001_onsets.arff": arff_text(piano, [f"0.0,'[]',{secret},{secret}"])},
+                                           r"0001_onsets\.arff: malformed ARFF at line 7: a data row that does not "
+                                           r"match the @ATTRIBUTE columns"),
+        "ARFF unknown instrument": ("aam", "0001",
+                                    {"0001_onsets.arff": arff_text([f"Onset events of {secret}"], ["0.0,'[]'"])},
+                                    r"0001_onsets\.arff: line 4: column 2 names an instrument outside the AAM "
+                                    r"vocabulary"),
+        "ARFF column name": ("aam", "0001", {"0001_onsets.arff": arff_text([secret], ["0.0,'[]'"])},
+                             r"0001_onsets\.arff: line 4: column 2 is not named 'Onset events of <Instrument>'"),
+        "OpenMIC CSV instrument": ("openmic", "000001_0", {
+            "openmic-2018-aggregated-labels.csv": f"sample_key,instrument,relevance,num_responses\n"
+                                                  f"000001_0,{secret},1.0,3\n"},
+                                   r"openmic-2018-aggregated-labels\.csv: line 2: unknown instrument; expected one "
+                                   r"of accordion,"),
+        "OpenMIC CSV relevance": ("openmic", "000001_0", {
+            "openmic-2018-aggregated-labels.csv": f"sample_key,instrument,relevance,num_responses\n"
+                                                  f"000001_0,piano,{secret},3\n"},
+                                  r"openmic-2018-aggregated-labels\.csv: line 2: the relevance is not a probability "
+                                  r"in \[0, 1\]"),
+        "OpenMIC class map": ("openmic", "", {"class-map.json": json.dumps({"piano": secret})},
+                              r"class-map\.json: expected a JSON object mapping each class name to its column index"),
+        "OpenMIC class map syntax": ("openmic", "", {"class-map.json": f'{{"piano": 0,\n {secret}}}'},
+                                     r"class-map\.json: not valid JSON at line 2, column 2; expected a JSON object"),
+    }
+
+
+def write_quoting_case(root: Path, dataset: str, track_id: str, files: dict) -> None:
+    if dataset == "slakh":
+        folder = slakh_track(root, track_id)
+    elif dataset == "aam":
+        folder = aam_song(root, track_id).parent
+    else:
+        folder = openmic_root(root, {"000001_0": True})
+    for name, text in files.items():
+        (folder / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+
+
+@pytest.mark.parametrize("kind", sorted(quoting_cases("x")))
+def test_reader_errors_name_file_line_and_expectation_never_the_content(tmp_path, kind):
+    secret = "instrecQUOTED" + uuid.uuid4().hex[:12]
+    dataset, track_id, files, pattern = quoting_cases(secret)[kind]
+    root = tmp_path / dataset
+    write_quoting_case(root, dataset, track_id, files)
+    rc, out, err = run_cli(["manifest", str(root), "--dataset", dataset])
+    assert rc == 2, out + err  # the only track (or the whole dataset) fails
+    assert re.search(pattern, err), err
+    assert secret not in out + err
+    assert len(err.strip().splitlines()) == (1 if not track_id else 3), err  # one line per failure
 
 
 # --- no credentials in prefect.yaml, output, logs or the store ---------------------------------

@@ -115,3 +115,56 @@ def _few_threads():
     torch.set_num_threads(1)  # robust timings on a busy 2-core machine
     yield
     torch.set_num_threads(previous)
+
+
+def write_stem_store(url: str, *, n_songs: int = 8, n_classes: int = 4, n_bins: int = 16, seed: int = 0,
+                     n_frames: tuple[int, int] = (60, 120), n_val: int = 2) -> None:
+    """A real store with stems: each song has 2-3 stems of distinct classes; stem ``c`` sounds in
+    bins of band ``c`` (dB, floor -100) while active; the mix is the power sum of its stems."""
+    from features.mixing import mix_frames, mixing_domain
+    from storage import FeatureSetSpec, StemMeta, TrackMeta, open_store
+
+    rng = np.random.default_rng(seed)
+    params = {"name": "logmel", "scale": "db", "power": 2.0, "ref": 1.0, "floor_db": -100.0, "n_mels": n_bins}
+    domain = mixing_domain(params)
+    spec = FeatureSetSpec(name="logmel", params=params, config_hash="ab" * 32, frame_shape=(n_bins,),
+                          frame_rate=22050 / 512, hop_s=512 / 22050, first_centre=0.0)
+    classes = [f"inst{c}" for c in range(n_classes)]
+    band = n_bins // n_classes
+    with open_store(url, mode="a") as store:
+        store.initialize(dataset="demo", classes=classes, settings={"stems": True})
+        key = store.add_feature_set(spec)
+        for s in range(n_songs):
+            n = int(rng.integers(*n_frames))
+            chosen = sorted(rng.choice(n_classes, size=int(rng.integers(2, 4)), replace=False).tolist())
+            frames, acts = [], []
+            for c in chosen:
+                act = np.zeros(n, dtype=np.uint8)
+                a = int(rng.integers(0, n // 2))
+                act[a: a + int(rng.integers(n // 4, n // 2 + 1))] = 1
+                x = np.full((n, n_bins), -100.0, dtype=np.float32)
+                x[:, c * band:(c + 1) * band] = np.where(act[:, None] == 1, -20.0 + rng.normal(0, 1, (n, band)),
+                                                         -100.0)
+                frames.append(x), acts.append(act)
+            labels = np.zeros((n, n_classes), dtype=np.uint8)
+            for c, act in zip(chosen, acts):
+                labels[:, c] = act
+            split = "validation" if s >= n_songs - n_val else "train"
+            meta = TrackMeta(track_id=f"song{s:02d}", split=split, duration=n * spec.hop_s, content_hash=f"h{s}")
+            record = store.version_writer.write_track(
+                spec, meta, classes=classes, features=mix_frames(frames, [0.0] * len(frames), domain),
+                labels=labels, label_mask=np.ones_like(labels, dtype=bool),
+                clip_labels=labels.max(axis=0).astype(np.float32), clip_mask=np.ones(n_classes, dtype=bool))
+            group = store.version_writer.begin_stems(
+                spec, meta, stems=[StemMeta(f"S{i:02d}", classes[c], c) for i, c in enumerate(chosen)], n_frames=n)
+            for i, (x, act) in enumerate(zip(frames, acts)):
+                group.write_stem(i, activity=act, blocks=[(0, x)])
+            store.commit([record, group.record()])
+
+
+@pytest.fixture
+def stem_store(tmp_path):
+    """Path of a small real store with stems (:func:`write_stem_store`)."""
+    url = str(tmp_path / "stem-store")
+    write_stem_store(url)
+    return url

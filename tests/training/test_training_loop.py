@@ -10,7 +10,7 @@ import torch
 
 from training.config import TrainConfig
 from training.loop import train
-from training.run import RunError, load_checkpoint, load_run, save_thresholds
+from training.run import RunError, load_checkpoint, load_run, save_decision
 
 
 TINY = {"channels": (4, 4), "hidden": 8, "fc": 16}
@@ -140,21 +140,30 @@ def test_checkpoint_with_code_is_refused(tmp_path, make_store):
         load_run(run_dir)
 
 
-def test_thresholds_round_trip(tmp_path, make_store):
+def test_decision_round_trip_and_legacy_thresholds(tmp_path, make_store):
     run_dir = train(_config(tmp_path, epochs=1), store=make_store())
-    save_thresholds(run_dir, {"inst1": 0.3})
-    np.testing.assert_allclose(load_run(run_dir).thresholds, [0.5, 0.3, 0.5])
-    assert load_run(run_dir).micro_threshold is None
-    save_thresholds(run_dir, {"inst1": 0.3}, micro=0.42)
-    assert load_run(run_dir).micro_threshold == pytest.approx(0.42)
-    save_thresholds(run_dir, {"inst1": 0.3})  # retuned without one: the old value does not linger
-    assert load_run(run_dir).micro_threshold is None
-    with pytest.raises(RunError, match="micro-F1 threshold"):
-        save_thresholds(run_dir, {}, micro=1.0)
+    assert load_run(run_dir).decision is None and load_run(run_dir).micro_threshold is None
+    doc = {"format": "instrec-decision-1", "default": "per-class", "micro": 0.42,
+           "per_class": {"inst0": 0.42, "inst1": 0.3, "inst2": 0.42}, "per_class_tuned": ["inst1"]}
+    save_decision(run_dir, doc)
+    run = load_run(run_dir)
+    np.testing.assert_allclose(run.thresholds, [0.42, 0.3, 0.42])
+    assert run.micro_threshold == pytest.approx(0.42) and run.decision["version"] == 1
+    save_decision(run_dir, {**doc, "default": "micro"})  # re-tuned: a new version, the default rule applies
+    run = load_run(run_dir)
+    np.testing.assert_allclose(run.thresholds, [0.42] * 3)
+    assert run.decision["version"] == 2
     with pytest.raises(RunError, match=r"classes the run does not know: \['cello'\]"):
-        save_thresholds(run_dir, {"cello": 0.4})
+        save_decision(run_dir, {**doc, "per_class": {"cello": 0.4}})
     with pytest.raises(RunError, match="strictly between 0 and 1"):
-        save_thresholds(run_dir, {"inst0": 1.5})
+        save_decision(run_dir, {**doc, "micro": 1.0})
+    # a run tuned by an older instrec: a flat thresholds.json (+ micro_threshold.json)
+    (run_dir / "thresholds.json").write_text(json.dumps({"inst0": 0.5, "inst1": 0.3, "inst2": 0.5}))
+    run = load_run(run_dir)
+    np.testing.assert_allclose(run.thresholds, [0.5, 0.3, 0.5])
+    assert run.micro_threshold is None and run.decision["format"] == "legacy"
+    (run_dir / "micro_threshold.json").write_text(json.dumps({"threshold": 0.4}))
+    assert load_run(run_dir).micro_threshold == pytest.approx(0.4)
 
 
 def test_config_is_validated_on_creation(tmp_path):
