@@ -1,22 +1,25 @@
-"""Held-out timbre: log-mel CRNN vs embedding models on musicnn features, unseen soundfont.
+"""Held-out timbre with musicnn features: the leave-one-timbre-out protocol's corpora and evaluation.
 
 Usage::
 
-    python benchmarks/heldout_timbre_musicnn.py --out /tmp/heldout          # the demo's corpus sizes
-    python benchmarks/heldout_timbre_musicnn.py --out /tmp/heldout --songs 40 --epochs 10   # quick
+    python benchmarks/heldout_timbre_musicnn.py --out runs/timbre-musicnn            # the recipe's corpora
+    python benchmarks/heldout_timbre_musicnn.py --out /tmp/t --songs 40 --held-out-songs 12 --epochs 5  # quick
 
-The corpora are the ``make demo`` ones (``flows/demo.py``): ``--songs`` x ``--seconds`` Slakh-layout
-songs rendered with FluidR3_GM and MuseScore General (seed ``--seed``), and ``--unseen-songs`` x
-``--unseen-seconds`` rendered with TimGM6mb, which training never hears (seed + 1000).  Into
-both stores go log-mel (the default preset), MTT musicnn ``max_pool`` at hop 62 (0.99 s frames)
-and at hop 187 (musicnn's own 2.99 s patches), and the MTT taggram at hop 187 (for the zero-shot
-baseline of ``evaluation.zero_shot``, when that is present).  Trained (seed ``--seed``): the demo's
-``crnn`` on log-mel with the demo's settings (``flows.demo.DEMO_TRAINING``); ``attention-mil``,
-``bilstm-attention`` and ``mlp`` on musicnn hop 62; ``attention-mil`` on musicnn hop 187.  Each
-run is evaluated on the in-domain test split and on the whole unseen corpus; the script prints
-the demo's headline scores (segment F1 on 1 s segments, 3 s for the 2.99 s grid) with the prior baseline (and the zero-shot baseline where reported),
-writes ``table.json`` and a side-by-side ``instrec compare`` page under ``--out``.  Everything
-runs on the CPU; existing corpora, stores and runs under ``--out`` are reused.
+The corpora are those of ``evaluation.protocol`` (``instrec recipe``), rendered here with the same
+settings (sizes, seeds, sample sets, sound design):
+``--songs`` x ``--seconds`` songs whose stems draw FluidR3_GM or MuseScore General, and
+``--held-out-songs`` x ``--held-out-seconds`` rendered only with TimGM6mb (half validation: it
+picks the epoch and tunes the thresholds; half test: reported, never used for a choice).  Their
+stores (no stems, under ``--out/stores/``) hold log-mel, MTT musicnn ``max_pool`` at hop 62
+(0.99 s frames) and the MTT taggram at hop 187 (musicnn's own patches; the zero-shot baseline of
+``evaluation.zero_shot`` reads it).  Trained (seed ``--seed``, up to ``--epochs`` with early
+stopping on the held-out validation split, then ``tune_after_training`` as the protocol does):
+``attention-mil``, ``bilstm-attention`` and ``mlp`` on musicnn, and with ``--logmel-heads`` the
+``mlp`` and ``attention-mil`` heads on log-mel (the same heads on the soundfont-only input).
+Each run is evaluated on the in-domain and held-out test splits; the script prints the
+headline scores beside the prior and zero-shot baselines and the per-family held-out F1, and
+writes ``summary.json`` and an ``instrec compare`` page under ``--out/reports``.  Corpora,
+stores and runs are reused when present (a changed setting re-renders).
 """
 
 from __future__ import annotations
@@ -26,19 +29,9 @@ import json
 import time
 from pathlib import Path
 
-SCORES = ("frame@micro.f1_micro", "frame.f1_macro", "frame.map_macro", "segment@micro.f1_micro",
-          "dominant.accuracy")
-EMBEDDING_TRAINING = ["--batch-size", "16", "--lr", "1e-3", "--augment", "mixup", "--workers", "0"]
-
-
-def render(out: Path, *, songs: int, seconds: float, seed: int, soundfonts: list[str]) -> Path:
-    from pipeline.demo import generate_corpus
-
-    if not (out / "render.done").exists():
-        generate_corpus(out, layout="slakh", songs=songs, seconds=seconds, seed=seed, soundfonts=soundfonts,
-                        effects=True, workers=2)
-        (out / "render.done").write_text("ok\n")
-    return out
+SCORES = ("frame.f1_micro", "frame.f1_macro", "frame.map_macro", "segment.f1_micro", "dominant.accuracy")
+EMBEDDING = {"window": 16, "batch_size": 16, "lr": 1e-3, "augment": ("mixup",), "workers": 0}
+LOGMEL = {"window": 128, "batch_size": 16, "lr": 1e-3, "augment": ("specaugment", "mixup"), "workers": 0}
 
 
 def feature_targets() -> dict[str, object]:
@@ -48,99 +41,141 @@ def feature_targets() -> dict[str, object]:
 
     configs = {
         "logmel": build_config("logmel"),
-        "musicnn-h62": musicnn_config(MusicnnOptions(hop_frames=62)),
-        "musicnn-h187": musicnn_config(MusicnnOptions()),
-        "musicnn-taggram": musicnn_config(MusicnnOptions(layer="taggram")),
+        "musicnn": musicnn_config(MusicnnOptions(hop_frames=62)),
+        "taggram": musicnn_config(MusicnnOptions(layer="taggram")),
     }
     return {name: FeatureTarget.from_config(config) for name, config in configs.items()}
+
+
+def render_corpora(config, paths) -> None:
+    """The protocol's two corpora (same sizes, seeds and sample sets), rendered once."""
+    from evaluation.protocol import resolve_soundfont
+    from pipeline.demo import generate_corpus
+
+    jobs = ((paths.corpus, config.train_soundfonts, config.songs, config.seconds, config.seed),
+            (paths.held_out, (config.held_out_soundfont,), config.held_out_songs, config.held_out_seconds,
+             config.seed + 1000))
+    for folder, fonts, songs, seconds, seed in jobs:
+        settings = {"soundfonts": list(fonts), "songs": songs, "seconds": seconds, "seed": seed,
+                    "sound_design": config.sound_design}
+        marker = folder / "rendered.json"
+        if marker.is_file() and json.loads(marker.read_text()) == settings:
+            continue
+        generate_corpus(folder, layout="slakh", songs=songs, seconds=seconds, seed=seed,
+                        soundfonts=[resolve_soundfont(f) for f in fonts], sound_design=config.sound_design,
+                        workers=config.workers)
+        marker.write_text(json.dumps(settings) + "\n")
+
+
+def build_stores(paths, targets: dict[str, object]) -> dict[str, str]:
+    """Both corpora into their stores; the held-out songs split 50/50 into validation and test, as the
+    protocol's ``held_out`` split ratios ``(0, 0.5, 0.5)`` say."""
+    import dataclasses
+
+    from pipeline.extraction import extract_dataset
+    from pipeline.readers import read_dataset
+    from pipeline.track import Track, deterministic_split
+
+    stores = {"in_domain": str(paths.root / "stores" / "musicnn-corpus.zarr"),
+              "held_out": str(paths.root / "stores" / "musicnn-held-out.zarr")}
+    for corpus, store in ((paths.corpus, stores["in_domain"]), (paths.held_out, stores["held_out"])):
+        started = time.perf_counter()
+        tracks = list(read_dataset("demo", corpus))
+        if corpus == paths.held_out:
+            tracks = [dataclasses.replace(t, split=deterministic_split(t.track_id, (0.0, 0.5, 0.5)))
+                      if isinstance(t, Track) else t for t in tracks]
+        summary = extract_dataset(tracks, store, targets=list(targets.values()), workers=2, progress=False)
+        print(f"{store}: {len(summary.done)} done, {len(summary.skipped)} unchanged, {len(summary.failed)} failed, "
+              f"{summary.audio_seconds:.0f} s of audio in {time.perf_counter() - started:.0f} s", flush=True)
+    return stores
+
+
+def train_run(label: str, model: str, key: str, options: dict, *, stores: dict[str, str], out: Path,
+              epochs: int, seed: int) -> Path:
+    from evaluation.tune import tune_after_training
+    from training.config import TrainConfig
+    from training.loop import train
+
+    run_dir = out / "runs" / label
+    if (run_dir / "decision.json").exists() or (run_dir / "metrics.jsonl").exists():
+        return run_dir
+    config = TrainConfig(store=stores["in_domain"], features=key, model=model, out=str(run_dir),
+                         validation_store=stores["held_out"], device="cpu", seed=seed, epochs=epochs,
+                         progress=False, **options)
+    started = time.perf_counter()
+    train(config)
+    tune_after_training(config, run_dir)
+    print(f"trained {label}: {time.perf_counter() - started:.0f} s", flush=True)
+    return run_dir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--songs", type=int, default=160)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--unseen-songs", type=int, default=24)
-    parser.add_argument("--unseen-seconds", type=float, default=20.0)
+    parser.add_argument("--songs", type=int, default=None, help="training corpus songs (default: the recipe's)")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--held-out-songs", type=int, default=None)
+    parser.add_argument("--held-out-seconds", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--logmel-heads", action="store_true", help="also mlp and attention-mil on log-mel")
     args = parser.parse_args()
     from evaluation.compare import compare_reports
     from evaluation.evaluate import evaluate
-    from flows.demo import DEMO_TRAINING
-    from pipeline.cli import main as cli
-    from pipeline.demo.render import find_soundfonts
-    from pipeline.extraction import extract_dataset
-    from pipeline.readers import read_dataset
+    from evaluation.protocol import ProtocolConfig, ProtocolPaths, family_table, headline
 
+    sizes = {"songs": args.songs, "seconds": args.seconds, "held_out_songs": args.held_out_songs,
+             "held_out_seconds": args.held_out_seconds}
+    config = ProtocolConfig(seed=args.seed, **{k: v for k, v in sizes.items() if v is not None})
+    paths = ProtocolPaths(args.out)
     started = time.perf_counter()
-    fonts = [str(p) for p in find_soundfonts()]
-    held = next(f for f in fonts if Path(f).name.lower().startswith("timgm6mb"))
-    corpus = render(args.out / "corpus", songs=args.songs, seconds=args.seconds, seed=args.seed,
-                    soundfonts=[f for f in fonts if f != held])
-    unseen = render(args.out / "unseen", songs=args.unseen_songs, seconds=args.unseen_seconds,
-                    seed=args.seed + 1000, soundfonts=[held])
-    print(f"rendered: {time.perf_counter() - started:.0f} s", flush=True)
+    render_corpora(config, paths)
+    print(f"corpora ready: {time.perf_counter() - started:.0f} s", flush=True)
     targets = feature_targets()
-    stores = {"in_domain": args.out / "stores" / "corpus.zarr", "unseen": args.out / "stores" / "unseen.zarr"}
-    for root, store in ((corpus, stores["in_domain"]), (unseen, stores["unseen"])):
-        t0 = time.perf_counter()
-        summary = extract_dataset(read_dataset("slakh", root), str(store), targets=list(targets.values()),
-                                  workers=2, progress=False)
-        print(f"extracted {store.name}: {len(summary.done)} done, {len(summary.failed)} failed, "
-              f"{time.perf_counter() - t0:.0f} s", flush=True)
+    stores = build_stores(paths, targets)
     keys = {name: target.spec.key for name, target in targets.items()}
-    runs = {
-        "crnn / logmel": ("crnn", keys["logmel"], ["--window", str(DEMO_TRAINING["window"]),
-                          "--batch-size", str(DEMO_TRAINING["batch_size"]), "--lr", str(DEMO_TRAINING["lr"]),
-                          "--augment", ",".join(DEMO_TRAINING["augment"])]),
-        "attention-mil / musicnn h62": ("attention-mil", keys["musicnn-h62"], ["--window", "16", *EMBEDDING_TRAINING]),
-        "bilstm-attention / musicnn h62": ("bilstm-attention", keys["musicnn-h62"], ["--window", "16", *EMBEDDING_TRAINING]),
-        "mlp / musicnn h62": ("mlp", keys["musicnn-h62"], ["--window", "16", *EMBEDDING_TRAINING]),
-        "attention-mil / musicnn h187": ("attention-mil", keys["musicnn-h187"], ["--window", "8", *EMBEDDING_TRAINING]),
-    }
-    table: dict[str, dict[str, dict]] = {}
+    runs = {f"{m}-musicnn": (m, keys["musicnn"], EMBEDDING) for m in ("attention-mil", "bilstm-attention", "mlp")}
+    if args.logmel_heads:
+        runs |= {f"{m}-logmel": (m, keys["logmel"], LOGMEL) for m in ("mlp", "attention-mil")}
+    summary: dict[str, dict] = {}
     reports = []
     for label, (model, key, options) in runs.items():
-        run_dir = args.out / "runs" / label.replace(" / ", "-").replace(" ", "-")
-        if not (run_dir / "metrics.jsonl").exists():
-            t0 = time.perf_counter()
-            code = cli(["train", "--store", str(stores["in_domain"]), "--features", key, "--model", model,
-                        "--out", str(run_dir), "--epochs", str(args.epochs), "--seed", str(args.seed),
-                        "--device", "cpu", "--no-progress", *options])
-            assert code == 0, label
-            print(f"trained {label}: {time.perf_counter() - t0:.0f} s", flush=True)
-        table[label] = {}
-        for where, split in (("in_domain", "test"), ("unseen", "all")):
-            report = args.out / "reports" / f"{run_dir.name}-{where}"
-            # 1 s segments need frames of at most 1 s: musicnn's own 2.99 s grid is scored on 3 s segments
-            segment_s = 3.0 if "h187" in label else 1.0
-            metrics = evaluate(str(stores[where]), run_dir, split=split, out=report, segment_s=segment_s)
+        run_dir = train_run(label, model, key, options, stores=stores, out=args.out, epochs=args.epochs, seed=args.seed)
+        metrics = {}
+        for where in ("in_domain", "held_out"):
+            report = paths.reports / label / where.replace("_", "-")
+            metrics[where] = evaluate(stores[where], run_dir, "test", report)
             reports.append(report)
-            table[label][where] = {k: metrics.get(k) for k in metrics if k.split(".")[0].split("@")[0] in (
-                "frame", "segment", "dominant", "baseline", "zero_shot") and not isinstance(metrics[k], (dict, list))}
-    (args.out / "table.json").write_text(json.dumps(table, indent=1) + "\n")
-    compare = compare_reports(reports, args.out / "reports" / "comparison")
-    print(f"\n{'run':34s} " + " ".join(f"{s:>22s}" for s in SCORES))
-    for where in ("in_domain", "unseen"):
-        print(f"-- {where}")
-        grids_done = set()
-        for label, (_, key, _) in runs.items():
-            rows = table[label][where]
-            print(f"{label:34s} " + " ".join(_cell(rows.get(s)) for s in SCORES))
-            if key in grids_done:
-                continue
-            grids_done.add(key)
-            for baseline in ("baseline", "zero_shot"):
-                keyed = [f"{baseline}.{s.split('.')[0].split('@')[0]}.{s.split('.', 1)[1]}" for s in SCORES]
-                if any(k in rows for k in keyed):
-                    name = f"  {baseline.replace('_', '-')} ({label.split(' / ')[1]} grid)"
-                    print(f"{name:34s} " + " ".join(_cell(rows.get(k)) for k in keyed))
+        summary[label] = {
+            "features": key,
+            "headline": {w: headline(m) | {"zero_shot": {k: m.get("zero_shot." + k) for k in SCORES}} for w, m in metrics.items()},
+            "families": family_table(metrics["in_domain"], metrics["held_out"]),
+            "zero_shot_info": {w: m.get("zero_shot_info") for w, m in metrics.items()},
+        }
+    paths.reports.mkdir(parents=True, exist_ok=True)
+    (paths.reports / "summary.json").write_text(json.dumps({"recipe": config.to_json(), "runs": summary}, indent=1) + "\n")
+    compare = compare_reports(reports, paths.reports / "comparison")
+    print_tables(summary)
     print(f"\ncomparison: {compare}; total {time.perf_counter() - started:.0f} s")
 
 
-def _cell(value) -> str:
-    return f"{'n/a':>22s}" if value is None else f"{value:22.3f}"
+def print_tables(summary: dict[str, dict]) -> None:
+    def cell(value) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    print("\n| run | split | " + " | ".join(SCORES) + " |")
+    print("|---|---|" + "---|" * len(SCORES))
+    for label, doc in summary.items():
+        for where, head in doc["headline"].items():
+            print(f"| {label} | {where} | " + " | ".join(cell(head[s]["model"]) for s in SCORES) + " |")
+            print(f"| prior baseline | {where} | " + " | ".join(cell(head[s]["prior"]) for s in SCORES) + " |")
+            print(f"| zero-shot (tagged classes) | {where} | " + " | ".join(cell(head["zero_shot"][s]) for s in SCORES) + " |")
+    print("\n| family | " + " | ".join(f"{label} held-out F1" for label in summary) + " | prior |")
+    print("|---|" + "---|" * (len(summary) + 1))
+    first = next(iter(summary.values()))["families"]
+    for i, row in enumerate(first):
+        cells = [cell(doc["families"][i]["held_out_f1"]) for doc in summary.values()]
+        print(f"| {row['class']} | " + " | ".join(cells) + f" | {cell(row['held_out_prior_f1'])} |")
 
 
 if __name__ == "__main__":
