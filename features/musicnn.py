@@ -42,7 +42,6 @@ audio tagging at scale", ISMIR 2018.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import InitVar, dataclass
 from typing import Literal
 
@@ -72,15 +71,18 @@ BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default
 BATCH_PATCHES = 4  # patches per forward pass (the 7x38 front end holds ~9 MB per patch; 4 ran fastest on a CPU)
 
 
-@functools.lru_cache(maxsize=1)
 def musicnn_mel_basis() -> np.ndarray:
-    """librosa's default mel filterbank for musicnn, ``[shape=(96, 257)]`` float32 (read-only)."""
-    basis = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
-    basis.setflags(write=False)
-    return basis
+    """librosa's default mel filterbank for musicnn, ``[shape=(96, 257)]`` float32.
+
+    Building it takes ~0.1 s: callers that compute many blocks build it once and pass it to
+    :func:`musicnn_log_mel` (``MusicnnConfig`` keeps one per configuration object).
+    """
+    return librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
 
 
-def musicnn_log_mel(y: np.ndarray, *, start: int = 0, n_frames: int | None = None) -> np.ndarray:
+def musicnn_log_mel(
+    y: np.ndarray, *, start: int = 0, n_frames: int | None = None, mel_basis: np.ndarray | None = None
+) -> np.ndarray:
     """musicnn's input frames: float16-rounded mel power, ``log10(1 + 10000 x)``.
 
     Parameters
@@ -92,6 +94,8 @@ def musicnn_log_mel(y: np.ndarray, *, start: int = 0, n_frames: int | None = Non
         negative: samples outside ``y`` are zeros).
     n_frames : int, optional
         Frames to compute (default: up to librosa's last, ``1 + n_samples // 256``).
+    mel_basis : np.ndarray [shape=(96, 257)], optional
+        :func:`musicnn_mel_basis`, when the caller already has it.
 
     Returns
     -------
@@ -115,7 +119,7 @@ def musicnn_log_mel(y: np.ndarray, *, start: int = 0, n_frames: int | None = Non
     )
     window = librosa.filters.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
     power = np.abs(np.fft.rfft(frames * window, axis=1).astype(np.complex64)) ** 2
-    mel = power @ musicnn_mel_basis().T
+    mel = power @ (musicnn_mel_basis() if mel_basis is None else mel_basis).T
     mel = mel.astype(np.float16).astype(np.float32)  # the release rounds the mel power to float16
     return np.log10(np.float32(1.0) + np.float32(10000.0) * mel)
 
@@ -350,9 +354,16 @@ class MusicnnConfig:
         # not dataclass fields: invisible to config_params, config_hash, ==, hash and repr
         object.__setattr__(self, "_checkpoint", checkpoint)
         object.__setattr__(self, "_networks", {})
+        object.__setattr__(self, "_mel_basis", None)
 
     def __getstate__(self) -> dict:
-        return dict(self.__dict__, _networks={})  # the tensors travel, the built modules do not
+        return dict(self.__dict__, _networks={})  # the tensors (and filterbank) travel, the built modules do not
+
+    def mel_basis(self) -> np.ndarray:
+        """The front end's filterbank, built once per configuration object."""
+        if self._mel_basis is None:
+            object.__setattr__(self, "_mel_basis", musicnn_mel_basis())
+        return self._mel_basis
 
     @property
     def grid(self) -> FrameGrid:
@@ -414,7 +425,7 @@ class MusicnnConfig:
         if n_frames == 0:
             return out
         if 1 + len(y) // HOP_LENGTH < PATCH_FRAMES:  # shorter than one patch: musicnn's repeat-pad
-            patch = repeat_pad(musicnn_log_mel(y))[None]
+            patch = repeat_pad(musicnn_log_mel(y, mel_basis=self.mel_basis()))[None]
             out[:] = self._run(network, patch, device)
             return out
         for f0 in range(0, n_frames, batch_patches):
@@ -425,7 +436,8 @@ class MusicnnConfig:
     def patches(self, y: np.ndarray, f0: int, f1: int) -> np.ndarray:
         """The input patches of store frames ``f0 .. f1 - 1``, ``[shape=(f1 - f0, 187, 96)]`` float32."""
         start = self.hop_frames * f0 + self.patch_offset
-        log_mel = musicnn_log_mel(y, start=start, n_frames=(f1 - f0 - 1) * self.hop_frames + PATCH_FRAMES)
+        log_mel = musicnn_log_mel(y, start=start, n_frames=(f1 - f0 - 1) * self.hop_frames + PATCH_FRAMES,
+                                  mel_basis=self.mel_basis())
         return np.lib.stride_tricks.as_strided(
             log_mel, shape=(f1 - f0, PATCH_FRAMES, N_MELS),
             strides=(log_mel.strides[0] * self.hop_frames, *log_mel.strides), writeable=False,
