@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--model", default="MTT_musicnn", choices=("MTT_musicnn", "MTT_vgg"))
+    parser.add_argument("--no-sound-design", action="store_true", help="render without per-stem effect chains")
     args = parser.parse_args()
     from evaluation.zero_shot import mtt_tags_for
     from features.musicnn_weights import MTT_LABELS
@@ -55,7 +56,8 @@ def main() -> None:
         corpus = args.corpus
         if corpus is None:
             corpus = Path(tmp) / "aam"
-            generate_corpus(corpus, layout="aam", songs=args.songs, seconds=args.seconds, seed=args.seed, workers=2)
+            generate_corpus(corpus, layout="aam", songs=args.songs, seconds=args.seconds, seed=args.seed, workers=2,
+                            sound_design=not args.no_sound_design)
         hits: dict[str, list[tuple[bool, bool]]] = collections.defaultdict(list)
         tops: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         skipped = collections.Counter()
