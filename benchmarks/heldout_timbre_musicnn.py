@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/heldout_timbre_musicnn.py --out runs/timbre-musicnn            # the recipe's corpora
+    python benchmarks/heldout_timbre_musicnn.py --out runs/timbre-musicnn --logmel-heads mlp   # the recipe's corpora
     python benchmarks/heldout_timbre_musicnn.py --out /tmp/t --songs 40 --held-out-songs 12 --epochs 5  # quick
 
 The corpora are those of ``evaluation.protocol`` (``instrec recipe``), rendered here with the same
@@ -14,8 +14,8 @@ stores (no stems, under ``--out/stores/``) hold log-mel, MTT musicnn ``max_pool`
 (0.99 s frames) and the MTT taggram at hop 187 (musicnn's own patches; the zero-shot baseline of
 ``evaluation.zero_shot`` reads it).  Trained (seed ``--seed``, up to ``--epochs`` with early
 stopping on the held-out validation split, then ``tune_after_training`` as the protocol does):
-``attention-mil``, ``bilstm-attention`` and ``mlp`` on musicnn, and with ``--logmel-heads`` the
-``mlp`` and ``attention-mil`` heads on log-mel (the same heads on the soundfont-only input).
+``attention-mil``, ``bilstm-attention`` and ``mlp`` on musicnn, and the ``--logmel-heads`` (e.g.
+``mlp,attention-mil``) on log-mel: the same heads on the soundfont-only input.
 Each run is evaluated on the in-domain and held-out test splits; the script prints the
 headline scores beside the prior and zero-shot baselines and the per-family held-out F1, and
 writes ``summary.json`` and an ``instrec compare`` page under ``--out/reports``.  Corpora,
@@ -97,7 +97,7 @@ def train_run(label: str, model: str, key: str, options: dict, *, stores: dict[s
     from training.loop import train
 
     run_dir = out / "runs" / label
-    if (run_dir / "decision.json").exists() or (run_dir / "metrics.jsonl").exists():
+    if (run_dir / "loss_curve.png").exists():  # written when training ends: a finished run
         return run_dir
     config = TrainConfig(store=stores["in_domain"], features=key, model=model, out=str(run_dir),
                          validation_store=stores["held_out"], device="cpu", seed=seed, epochs=epochs,
@@ -118,7 +118,8 @@ def main() -> None:
     parser.add_argument("--held-out-seconds", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--logmel-heads", action="store_true", help="also mlp and attention-mil on log-mel")
+    parser.add_argument("--logmel-heads", default="", metavar="MODELS",
+                        help="comma-separated models also trained on log-mel, e.g. mlp,attention-mil")
     args = parser.parse_args()
     from evaluation.compare import compare_reports
     from evaluation.evaluate import evaluate
@@ -135,8 +136,7 @@ def main() -> None:
     stores = build_stores(paths, targets)
     keys = {name: target.spec.key for name, target in targets.items()}
     runs = {f"{m}-musicnn": (m, keys["musicnn"], EMBEDDING) for m in ("attention-mil", "bilstm-attention", "mlp")}
-    if args.logmel_heads:
-        runs |= {f"{m}-logmel": (m, keys["logmel"], LOGMEL) for m in ("mlp", "attention-mil")}
+    runs |= {f"{m}-logmel": (m, keys["logmel"], LOGMEL) for m in filter(None, args.logmel_heads.split(","))}
     summary: dict[str, dict] = {}
     reports = []
     for label, (model, key, options) in runs.items():
