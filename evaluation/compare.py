@@ -16,9 +16,13 @@ from evaluation.plots import plot_comparison
 from evaluation.report import HEADLINE, IMAGE_CHECK, STYLE, embed_png, format_score, json_safe
 from pipeline.track import InstrecError
 
-# The model's headline scores next to the prior baseline's (see evaluation.baseline).
+# The model's headline scores next to the prior baseline's (evaluation.baseline) and, where the
+# classes have MTT tags, the zero-shot musicnn baseline's (evaluation.zero_shot).
+BASELINES = {"baseline": "prior baseline (no audio)", "zero_shot": "zero-shot musicnn MTT tags"}
 BASELINE_KEYS = ("baseline.frame.f1_micro", "baseline.frame.f1_macro", "baseline.frame.map_macro",
-                 "baseline.segment.f1_micro", "baseline.dominant.accuracy")
+                 "baseline.segment.f1_micro", "baseline.dominant.accuracy",
+                 "zero_shot.frame.f1_micro", "zero_shot.frame.f1_macro", "zero_shot.frame.map_macro",
+                 "zero_shot.segment.f1_micro")
 CHART_KEYS = ("frame.f1_micro", "baseline.frame.f1_micro", "frame.f1_macro", "frame.map_macro", "segment.f1_micro",
               "clip.f1_posneg_macro", "dominant.accuracy")
 
@@ -41,7 +45,7 @@ def read_metrics(report: str | Path) -> dict[str, Any]:
 
 
 def comparison_table(reports: Sequence[str | Path]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Column keys and one row per report: name, store, split, then the headline scores."""
+    """Column keys and one row per report: name, store, split, feature set, then the headline scores."""
     if not reports:
         raise CompareError("no report given; pass one or more report directories")
     rows, names = [], []
@@ -57,7 +61,8 @@ def comparison_table(reports: Sequence[str | Path]) -> tuple[list[str], list[dic
         names.append(name)
         row = {"run": name, "report": str(report), "store": metrics.get("store", {}).get("url"),
                "snapshot_id": metrics.get("snapshot_id"), "split": metrics.get("split"),
-               "n_tracks": metrics.get("n_tracks")}
+               "n_tracks": metrics.get("n_tracks"),
+               "features": metrics.get("feature_set", {}).get("key") or metrics.get("run", {}).get("feature_name")}
         for key in _metric_keys():
             if key in metrics:
                 row[key] = metrics[key]
@@ -71,15 +76,13 @@ def _metric_keys() -> list[str]:
     keys = []
     for level, metric, _ in HEADLINE:
         keys.append(f"{level}.{metric}")
-        if f"baseline.{level}.{metric}" in BASELINE_KEYS:
-            keys.append(f"baseline.{level}.{metric}")
+        keys += [f"{b}.{level}.{metric}" for b in BASELINES if f"{b}.{level}.{metric}" in BASELINE_KEYS]
     return keys
 
 
 def _labels() -> dict[str, str]:
-    labels = {f"{lvl}.{m}": text for lvl, m, text in HEADLINE}
-    labels.update({f"baseline.{key}": f"{text}, prior baseline (no audio)" for key, text in labels.items()})
-    return labels
+    models = {f"{lvl}.{m}": text for lvl, m, text in HEADLINE}
+    return models | {f"{b}.{key}": f"{text}, {name}" for b, name in BASELINES.items() for key, text in models.items()}
 
 
 def compare_reports(reports: Sequence[str | Path], out: str | Path) -> Path:
@@ -88,7 +91,7 @@ def compare_reports(reports: Sequence[str | Path], out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(json_safe({"metrics": keys, "runs": rows}), indent=2) + "\n")
-    columns = ["run", "store", "split", "n_tracks", *keys]
+    columns = ["run", "store", "split", "n_tracks", "features", *keys]
     with open(out / "compare.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()

@@ -29,7 +29,7 @@ from evaluation.dominant import dominant_accuracy, predicted_dominant, true_domi
 from evaluation.frame import frame_metrics, per_class_metrics, ranking_metrics
 from evaluation.inputs import binarize
 from evaluation.plots import plot_confusion, plot_history, plot_per_class, plot_piano_roll
-from evaluation.report import write_report
+from evaluation.report import format_score, write_report
 from evaluation.segment import segment_activity, segment_metrics
 from evaluation.smoothing import median_filter_frames, smooth_activations
 from evaluation.decision import Decision
@@ -266,6 +266,7 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
             level, metric = key.split(".", 1)
             metrics[f"{level}{name}.{metric}"] = value
     metrics.update(_baseline(run, match, results, reader, segment_s, notes))
+    metrics.update(_zero_shot(store, reader, run, match, results, split, thresholds, segment_s, notes))
     main = scored[""]
     metrics["per_class"] = _per_class_table(match.classes, thresholds, scored)
     metrics["confusions"] = ranked_confusions(main["confusion"]["matrix"], main["confusion"]["missed"],
@@ -303,6 +304,61 @@ def _baseline(run, match, results, reader, segment_s, notes) -> dict[str, Any]:
         f"{', '.join(info['predicted_classes']['baseline_majority']) or 'nothing'}; dominant guess always "
         f"{info['dominant'] or 'none'}.")
     return scores
+
+
+def _zero_shot(store, reader, run, match, results, split, thresholds, segment_s, notes) -> dict[str, Any]:
+    """The musicnn zero-shot baseline (evaluation.zero_shot) where classes have MTT tags."""
+    from evaluation import zero_shot
+
+    if not zero_shot.mapped_classes(match.classes):
+        return {}
+    taggrams = zero_shot.find_taggram_set(store)
+    if taggrams is None:
+        notes.append("No zero-shot baseline: the store holds no MTT musicnn taggram; add one with "
+                     "`instrec extract ... --features musicnn --musicnn-layer taggram`.")
+        return {}
+    threshold, source = _zero_shot_threshold(store, reader, run, match, split)
+    scores = zero_shot.zero_shot_metrics(taggrams, results, match.classes, thresholds, threshold=threshold,
+                                         hop_s=reader.hop_s, first_centre=reader.first_centre, segment_s=segment_s)
+    if scores:
+        info = scores["zero_shot_info"]
+        info["threshold_source"] = source
+        own = info["model_on_these_classes"]
+        notes.append(
+            f"Zero-shot baseline (musicnn MTT tags of {taggrams.key}, never trained on this data; threshold "
+            f"{threshold:.3f}, {source}) scores {len(info['classes'])} of {len(match.classes)} classes: "
+            f"{', '.join(info['classes'])}; no MTT tag: {', '.join(info['unscored_classes']) or 'none'}. "
+            f"The model on the same classes: frame F1 micro {format_score(own['frame.f1_micro'])}, macro "
+            f"{format_score(own['frame.f1_macro'])}, mAP {format_score(own['frame.map_macro'])}.")
+    return scores
+
+
+def _zero_shot_threshold(store, reader, run, match, split) -> tuple[float, str]:
+    """The zero-shot decision threshold and where it comes from: tuned for micro F1 on the split the
+    run's own thresholds were tuned on, else on this store's validation split when it is not the
+    one reported, else 0.5.  Nothing is written to the run."""
+    from evaluation import zero_shot
+    from storage.store import open_store
+
+    where = dict((getattr(run, "decision", None) or {}).get("tuned_on", {}) or {})
+    candidates = []
+    if where.get("store"):
+        try:
+            other = open_store(str(where["store"]), mode="r")
+            candidates.append((other, find_feature_set(other, run), str(where.get("split", "validation")),
+                               f"the {where.get('split', 'validation')} split of {where['store']}, where the run's "
+                               "thresholds were tuned"))
+        except Exception as exc:  # the store moved or is unreadable: fall back, and say so below
+            log.info("zero-shot threshold: cannot open %s (%s)", where["store"], exc)
+    if split not in ("validation", "all"):
+        candidates.append((store, reader, "validation", "this store's validation split"))
+    for source_store, source_reader, source_split, label in candidates:
+        taggrams = zero_shot.find_taggram_set(source_store)
+        tuned = None if taggrams is None else zero_shot.tune_zero_shot_threshold(
+            taggrams, source_reader, match.classes, split=source_split)
+        if tuned is not None:
+            return tuned, f"tuned for micro F1 on {label}"
+    return 0.5, "0.5 (no validation split with a musicnn taggram to tune it on)"
 
 
 def _metadata(store, reader, run, split, results, match, thresholds, source, size, smoothing_s) -> dict[str, Any]:

@@ -112,6 +112,10 @@ def load_runs(run_dirs: Sequence[str | Path]) -> list[tuple[Any, Any]]:
         except ValueError as exc:
             raise PredictionError(f"{run_dir}: cannot rebuild the run's feature configuration ({exc}); "
                                   "was it trained with a newer instrec?") from exc
+        if config.name == "musicnn":  # its checkpoint is where `instrec fetch-musicnn` put it (sha256-checked)
+            from pipeline.musicnn_options import with_weights
+
+            config = with_weights(config)
         if config_hash(config) != run.feature_config_hash:
             raise PredictionError(
                 f"{run_dir}: the run's feature parameters now hash to {config_hash(config)[:8]} but it was "

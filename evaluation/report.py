@@ -53,6 +53,7 @@ HEADLINE = (
 BASELINE_COLUMNS = {
     "baseline": "prior baseline (no audio)",
     "baseline_majority": "majority baseline (no audio)",
+    "zero_shot": "zero-shot musicnn MTT tags (classes with a tag)",
 }
 REASONS = (
     ("map", "no class has a positive known label"),
@@ -199,7 +200,7 @@ def _headline(metrics: Mapping[str, Any]) -> str:
     rows = []
     for level, metric, label in HEADLINE:
         keys = [key.format(level=level, metric=metric) for key, _ in columns]
-        if not any(key in metrics for key in keys if not key.startswith("baseline")):
+        if not any(key in metrics for key in keys if not key.startswith(tuple(BASELINE_COLUMNS))):
             continue  # baselines alone do not make a row
         cells = "".join(
             f"<td>{format_score(metrics.get(key))}</td>" if key in metrics else "<td class=\"na\"></td>"

@@ -25,6 +25,9 @@ class FeatureConfig(Protocol):
     pure function from mono float32 audio at ``sr`` to ``(n_frames, ...)`` float32 features
     with ``n_frames == grid.n_frames(len(y))``.  ``context_samples`` is how many samples of
     context one frame needs on each side (chunked computation overlaps by that much).
+    A configuration may also define ``track_notes(n_samples) -> tuple[str, ...]``: notes on
+    how it treated a signal of that length (musicnn's repeat-pad of a short song), kept with
+    the track's warnings in the store.
     """
 
     name: str

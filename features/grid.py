@@ -30,15 +30,22 @@ class FrameGrid:
         ``False`` for non-overlapping examples of ``hop_length`` samples (VGGish's 0.96 s
         examples): frame ``i`` covers ``[i * hop, (i + 1) * hop)``, is centred at its middle,
         and only whole examples count: ``n_samples // hop_length`` frames.
+    min_frames : int
+        Frames of any non-empty signal, however short (``0`` or ``1``): ``1`` for extractors
+        that pad a signal shorter than one example into a whole one (musicnn's repeat-pad).
+        Only for ``centered=False``.
     """
 
     sr: int
     hop_length: int
     centered: bool = True
+    min_frames: int = 0
 
     def __post_init__(self) -> None:
         if self.sr <= 0 or self.hop_length <= 0:
             raise ValueError(f"sr and hop_length must be positive, got {self.sr}, {self.hop_length}")
+        if self.min_frames not in (0, 1) or (self.min_frames and self.centered):
+            raise ValueError(f"min_frames must be 0, or 1 for an uncentred grid; got {self.min_frames}")
 
     @property
     def hop_s(self) -> float:
@@ -61,7 +68,9 @@ class FrameGrid:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
         if self.centered:
             return 1 + n_samples // self.hop_length
-        return n_samples // self.hop_length
+        if n_samples == 0:
+            return 0
+        return max(self.min_frames, n_samples // self.hop_length)
 
     def n_frames_for_duration(self, duration: float) -> int:
         """Number of frames for a signal of ``duration`` seconds (resampled to ``sr``)."""

@@ -47,11 +47,19 @@ def _vggish_input(**overrides: Any) -> FeatureConfig:
     return VGGishInputConfig(**overrides)
 
 
+def _musicnn(**overrides: Any) -> FeatureConfig:
+    """musicnn embeddings; ``checkpoint=`` (a ``MusicnnCheckpoint``) gives the weights."""
+    from features.musicnn import MusicnnConfig
+
+    return MusicnnConfig(**overrides)
+
+
 def _families() -> dict[str, Factory]:
     """Family name -> factory.  One line per family."""
     return {
         "logmel": _logmel,
         "logmel-vggish": _logmel_vggish,
+        "musicnn": _musicnn,
         "scalogram": _scalogram,
         "vggish": _vggish,
         "vggish-input": _vggish_input,

@@ -22,7 +22,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "pipeline.readers.commands": ("manifest",),
     "pipeline.demo.commands": ("demo-corpus",),
     "pipeline.extraction.commands": ("extract",),
-    "pipeline.embedding_commands": ("import-openmic-vggish", "pretrain-embedding"),
+    "pipeline.embedding_commands": ("import-openmic-vggish", "pretrain-embedding", "fetch-musicnn"),
     "storage.commands": ("store",),
     "training.commands": ("train",),
     "evaluation.commands": ("evaluate", "tune-thresholds", "recipe", "compare", "predict"),

@@ -1,5 +1,5 @@
-"""``instrec import-openmic-vggish`` and ``instrec pretrain-embedding``: VGGish weights and
-embeddings that do not come from ``instrec extract``."""
+"""``instrec import-openmic-vggish``, ``instrec pretrain-embedding`` and ``instrec fetch-musicnn``:
+embeddings and weights that do not come from ``instrec extract``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TextIO
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``import-openmic-vggish`` and ``pretrain-embedding`` subcommands."""
+    """Add the ``import-openmic-vggish``, ``pretrain-embedding`` and ``fetch-musicnn`` subcommands."""
     parser = subparsers.add_parser(
         "import-openmic-vggish",
         help="import OpenMIC-2018's released VGGish embeddings as feature set vggish-openmic",
@@ -53,6 +53,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
     parser.set_defaults(handler=run_pretrain)
 
+    parser = subparsers.add_parser(
+        "fetch-musicnn",
+        help="fetch the musicnn checkpoints (MTT/MSD, musicnn and VGG) from the musicnn 0.1.0 wheel",
+        description=(
+            "Download the musicnn 0.1.0 wheel with `pip download musicnn==0.1.0 --no-deps` (never installed "
+            "or imported), check its sha256 and extract the four TensorFlow checkpoints, their config.json "
+            "and the ISC licence into DEST (default $INSTREC_MUSICNN_DIR or <venv>/share/instrec/musicnn). "
+            "Does nothing when the files are already there and intact."
+        ),
+    )
+    parser.add_argument("--dest", default=None, metavar="DIR", help="where to put the checkpoints")
+    parser.add_argument("--wheel", default=None, metavar="PATH", help="use this copy of the wheel, no download")
+    parser.add_argument("--force", action="store_true", help="fetch again even if the files check out")
+    parser.set_defaults(handler=run_fetch_musicnn)
+
 
 def _storage_options(endpoint_url: str | None) -> dict | None:
     return {"client_kwargs": {"endpoint_url": endpoint_url}} if endpoint_url else None
@@ -83,4 +98,17 @@ def run_pretrain(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     out.write(f"{result.out}: pretrained VGGish encoder ({len(result.losses)} steps, loss "
               f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f}), sha256 {result.sha256}\n"
               f"use it with: instrec extract ... --features vggish --vggish-weights {result.out}\n")
+    return 0
+
+
+def run_fetch_musicnn(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    from pipeline.musicnn_fetch import fetch_musicnn_weights
+
+    out = out or sys.stdout
+    result = fetch_musicnn_weights(args.dest, wheel=args.wheel, force=args.force)
+    if result.fetched:
+        out.write(f"{result.dest}: musicnn checkpoints extracted and checked ({len(result.files)} files; "
+                  "ISC licence in LICENSE.md, sha256s in PROVENANCE.json)\n")
+    else:
+        out.write(f"{result.dest}: musicnn checkpoints already there and intact\n")
     return 0

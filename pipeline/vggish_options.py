@@ -162,22 +162,35 @@ def vggish_config(options: VGGishOptions) -> Any:
         raise InstrecError(f"--vggish-weights {options.weights}: {exc}") from exc
 
 
-def build_feature_configs(names: Sequence[str], *, vggish: VGGishOptions = VGGishOptions()) -> list[Any]:
-    """Configurations for ``--features`` names; ``vggish`` gets the weights of ``vggish``.
+def build_feature_configs(
+    names: Sequence[str], *, vggish: VGGishOptions = VGGishOptions(), musicnn: Any = None,
+) -> list[Any]:
+    """Configurations for ``--features`` names; ``vggish`` gets the weights of ``vggish``,
+    ``musicnn`` the model, layer, grid and weights of ``musicnn`` (a
+    :class:`pipeline.musicnn_options.MusicnnOptions`; default: MTT musicnn, ``max_pool``).
 
     Raises
     ------
     InstrecError
-        Unknown name (the message lists the known ones) or bad weights.
+        Unknown name (the message lists the known ones) or bad or missing weights.
     """
     from features.registry import build_config
+    from pipeline.musicnn_options import MusicnnOptions, musicnn_config
 
+    musicnn = MusicnnOptions() if musicnn is None else musicnn
     configs = []
     for name in names:
         try:
-            configs.append(vggish_config(vggish) if name == "vggish" else build_config(name))
+            if name == "vggish":
+                configs.append(vggish_config(vggish))
+            elif name == "musicnn":
+                configs.append(musicnn_config(musicnn))
+            else:
+                configs.append(build_config(name))
         except ValueError as exc:
             raise InstrecError(f"--features: {exc}") from exc
     if vggish.weights != "random" and "vggish" not in names:
         raise InstrecError("--vggish-weights is given but --features does not include vggish")
+    if musicnn != MusicnnOptions() and "musicnn" not in names:
+        raise InstrecError("--musicnn-* options are given but --features does not include musicnn")
     return configs

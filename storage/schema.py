@@ -9,7 +9,10 @@ from storage.layout import feature_key
 
 DEFAULT_CHUNK_FRAMES = 512
 
-_FRAME_DIMS = {"logmel": ("mel",), "scalogram": ("scale",), "vggish": ("embedding",), "vggish-input": ("mel",)}
+_FRAME_DIMS = {
+    "logmel": ("mel",), "scalogram": ("scale",), "vggish": ("embedding",), "vggish-input": ("mel",),
+    "musicnn": ("embedding",),
+}
 
 
 def frame_dim_names(name: str, frame_shape: Sequence[int]) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ import sys
 from typing import TextIO
 
 from features.activity import ACTIVITY_MODES, ActivityConfig
+from pipeline.musicnn_options import add_musicnn_arguments, musicnn_options_from_args
 from pipeline.track import InstrecError
 from pipeline.vggish_options import add_vggish_arguments, build_feature_configs, vggish_options_from_args
 
@@ -51,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         metavar="DB", help="stem-energy: active within this many dB of the stem's loud level "
                                            f"(default {ActivityConfig().threshold_db:g})")
     add_vggish_arguments(parser)
+    add_musicnn_arguments(parser)
     parser.set_defaults(handler=run_extract)
 
 
@@ -74,7 +76,8 @@ def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     if not names:
         raise InstrecError("--features is empty; name at least one feature set, e.g. --features logmel")
     options = vggish_options_from_args(args, storage_options=storage_options_for(args.endpoint_url))
-    targets = [FeatureTarget.from_config(config) for config in build_feature_configs(names, vggish=options)]
+    configs = build_feature_configs(names, vggish=options, musicnn=musicnn_options_from_args(args))
+    targets = [FeatureTarget.from_config(config) for config in configs]
     activity = None
     if args.activity is not None:
         try:

@@ -277,6 +277,10 @@ def extract_track(
         if peak < SILENCE_PEAK:
             result.warnings.append(f"{track.audio}: audio is silent (peak {peak:.2g}); features are all quiet")
         result.audio_seconds = len(first) / min(audio)
+        for target in targets:  # e.g. musicnn: "shorter than one patch, repeat-padded"
+            notes = getattr(target.config, "track_notes", None)
+            if notes is not None:
+                result.warnings += [f"{track.audio}: {note}" for note in notes(len(audio[target.config.sr]))]
         meta = TrackMeta.from_track(track, warnings=result.warnings)
         unions = {}
         if stems or activity.needs_stem_audio:
