@@ -129,8 +129,8 @@ class ConvPairBlock(nn.Module):
         def keep_real(h: torch.Tensor) -> torch.Tensor:
             return h if mask is None else torch.where(mask[:, None, :, None], h, 0.0)
 
-        h = torch.relu(self.norm1(self.conv1(keep_real(x))))
-        h = keep_real(torch.relu(self.norm2(self.conv2(keep_real(h)))))
+        h = torch.relu_(self.norm1(self.conv1(keep_real(x))))
+        h = keep_real(torch.relu_(self.norm2(self.conv2(keep_real(h)))))
         if self.time_pool > 1 or self.freq_pool > 1:
             h = F.avg_pool2d(h, (self.time_pool, self.freq_pool))
             if mask is not None:

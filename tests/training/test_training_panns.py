@@ -98,8 +98,9 @@ def test_panns_gru_registers_the_recurrent_variant():
     plain = build_model("panns", n_classes=2, frame_shape=(N_BINS,))
     gru = build_model("panns-gru", n_classes=2, frame_shape=(N_BINS,))
     assert plain.rnn is None and isinstance(gru.rnn.rnn, torch.nn.GRU) and gru.rnn.rnn.hidden_size == 128
-    assert [b.conv2.out_channels for b in plain.blocks] == [32, 64, 128, 256]
+    assert [b.conv2.out_channels for b in plain.blocks] == [16, 32, 64, 128, 256]
     assert plain.time_factor == 4
+    assert build_model("panns", n_classes=2, frame_shape=(N_BINS,), channels=(8,)).time_factor == 2
 
 
 @pytest.mark.parametrize("options, message", [
@@ -199,3 +200,20 @@ def test_a_short_fit_learns_the_band_task(name, frontend, ratio):
         optimizer.step()
     after = held_out_loss()
     assert after < ratio * before, f"{name} + {frontend}: held-out loss {before:.3f} -> {after:.3f}"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_pcen_panns_trains_under_bf16_autocast_on_cuda():
+    torch.manual_seed(0)
+    model = build_model("panns-gru", n_classes=N_CLASSES, frame_shape=(N_BINS,), frontend="pcen", **SMALL_GRU)
+    model = Standardized(model, frame_shape=(N_BINS,)).cuda()
+    x, mask = _batch(64, (64, 30))
+    x, mask = (x * 10 - 40).cuda(), mask.cuda()
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+        out = model(x, mask)
+        front = model.model.frontend(x, mask)
+    assert front.dtype == torch.float32  # PCEN leaves autocast
+    torch.testing.assert_close(front, model.model.frontend(x, mask), rtol=0, atol=0)
+    (out["frame"].float()[mask].mean() + out["clip"].float().mean()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
