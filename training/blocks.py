@@ -370,8 +370,9 @@ class PCEN(nn.Module):
     first), as in Wang et al.'s multi-rate PCEN: the model picks per band how fast the gain
     control adapts, i.e. how much sustained level it normalises away.
 
-    The input must be the features as stored (dB), not standardised: models with this front
-    end declare ``raw_input = True`` and :class:`Standardized` keeps identity statistics.
+    The input must be the features as stored in dB (the ``logmel`` feature sets, ``scale='db'``;
+    not VGGish's ``log(mel + 0.01)``), not standardised: models with this front end declare
+    ``raw_input = True`` and :class:`Standardized` keeps identity statistics.
     Padded frames are replaced by the dB floor before the smoother, which is causal, so they
     never reach a real frame; their outputs are zero.
 

@@ -15,7 +15,8 @@ from training.blocks import (
 class FrameCNN(nn.Module):
     """Three conv blocks (64-128-128, BatchNorm, ELU, (1, 2) frequency pooling, dropout),
     frequency mean, linear head.  ``frontend`` picks an input normalisation
-    (:func:`training.blocks.make_frontend`: ``none``, ``pcen``, ``instance``, ``instance-affine``).
+    (:func:`training.blocks.make_frontend`: ``none``, ``pcen``, ``pcen-multi``, ``instance``,
+    ``instance-affine``).
 
     Input ``(B, T, n_bins)``; output ``{"frame": (B, T, C), "clip": (B, C)}`` logits.
     """

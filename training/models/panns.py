@@ -29,10 +29,10 @@ class PANNsCNN(nn.Module):
     Padding: padded frames are zeroed before every convolution and pooling and the GRU packs
     them away, so real frames' outputs and the clip output never depend on padded values (in
     training mode too, for the same dropout draws).  In eval mode a padded sequence's real
-    frames get what the sequence alone gets, up to float rounding.  A real sequence of length
-    ``L`` shares its last pooled frame with the padding that follows it when ``L`` is not a
-    multiple of the time pooling; that frame is the same zero either way.  In training mode the
-    BatchNorm batch statistics include padded positions (as zeros), as in every conv model here.
+    frames get what the sequence alone gets, up to float rounding.  When a real length ``L`` is
+    not a multiple of the time pooling, its last pooled frame averages real frames with zeros,
+    in a padded batch and alone alike.  In training mode the BatchNorm batch statistics include
+    the padded positions (as zeros), as in every conv model here.
 
     Parameters
     ----------
@@ -55,7 +55,7 @@ class PANNsCNN(nn.Module):
     dropout : float
         After each block, before the head and inside it.
     clip_pooling : {"max", "mean", "attention"}
-    frontend : {"none", "pcen", "instance", "instance-affine"}
+    frontend : {"none", "pcen", "pcen-multi", "instance", "instance-affine"}
         Input normalisation (see :func:`training.blocks.make_frontend`).
 
     Input ``(B, T, n_bins)`` and mask ``(B, T)``; output ``{"frame": (B, T, C), "clip": (B, C)}`` logits.
