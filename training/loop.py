@@ -380,8 +380,9 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
     except ValueError as exc:
         raise RunError(f"feature set {reader.key} of {store.url}: cannot build model {config.model!r}: {exc}") from None
     model = Standardized(model, frame_shape=frame_shape)
-    model.set_statistics(*map(torch.from_numpy, feature_statistics(
-        reader, train_set.track_ids, train_set.n_frames, window=max(config.window, 1000))))
+    if model.uses_statistics:  # a raw-input model (pcen front end) keeps mean 0, std 1
+        model.set_statistics(*map(torch.from_numpy, feature_statistics(
+            reader, train_set.track_ids, train_set.n_frames, window=max(config.window, 1000))))
     write_json(run_dir / "config.json", config.to_json())
     write_json(run_dir / "classes.json", classes)
     write_json(run_dir / "features.json", describe_features(reader))

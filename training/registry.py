@@ -10,6 +10,7 @@ from training.models.attention import AttentionMIL, BiLSTMAttention
 from training.models.cnn import FrameCNN
 from training.models.crnn import CRNN, CRNNGRU
 from training.models.mlp import FrameMLP
+from training.models.panns import PANNsCNN, panns_gru
 from training.models.scalogram import ScalogramCRNN, small_scalogram_crnn
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -17,6 +18,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": FrameCNN,
     "crnn": CRNN,
     "crnn-gru": CRNNGRU,
+    "panns": PANNsCNN,
+    "panns-gru": panns_gru,
     "attention-mil": AttentionMIL,
     "bilstm-attention": BiLSTMAttention,
     "scalogram-crnn": ScalogramCRNN,
@@ -38,7 +41,7 @@ def build_model(name: str, *, n_classes: int, frame_shape: Sequence[int], **opti
         ``(128,)`` for VGGish embeddings.
     **options
         Keyword options of the model's class (widths, dropout, ``attention`` for crnn-gru,
-        ``clip_pooling``...).
+        ``clip_pooling``, ``frontend`` for the log-mel models cnn, crnn, crnn-gru, panns...).
 
     Returns
     -------

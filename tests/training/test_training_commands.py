@@ -38,3 +38,8 @@ def test_bad_options_are_one_line_errors():
         config_from_args(_parse("--epochs", "0"))
     with pytest.raises(SystemExit):
         _parse("--augment", "pitchshift")
+
+
+def test_panns_and_its_front_end_are_train_options():
+    config = config_from_args(_parse("--model", "panns-gru", "--model-options", '{"frontend": "pcen"}'))
+    assert (config.model, config.model_options) == ("panns-gru", {"frontend": "pcen"})

@@ -17,6 +17,10 @@ SMALL = {
     "cnn": {"channels": (8, 16, 16)},
     "crnn": {"channels": (8, 8), "hidden": 16, "fc": 32},
     "crnn-gru": {"channels": (8, 16, 16), "hidden": 16, "attention": True},
+    # no time pooling: pooled frames share their logits, and the overfit test's labels are
+    # random per frame (test_training_panns covers the pooled default)
+    "panns": {"channels": (8, 16, 16, 32), "fc": 32, "time_pool": (1, 1, 1, 1)},
+    "panns-gru": {"channels": (8, 16, 16, 32), "fc": 32, "rnn_hidden": 16, "time_pool": (1, 1, 1, 1)},
     "attention-mil": {"width": 32},
     "bilstm-attention": {"hidden": 16},
     "scalogram-crnn": {"channels": (4, 8, 8, 8), "hidden": 16},
