@@ -6,9 +6,9 @@ reported thresholds and with 0.5, raw and median-filtered, and writes ``metrics.
 figures and ``report.html`` into ``out``.  The report folder is written whole or not at all:
 it is built in a hidden folder beside ``out`` and renamed over it when complete, so a run
 killed mid-way leaves the previous report as it was (never the new ``metrics.json`` beside
-the old ``report.html``); ``out`` must be new, empty or an earlier report.  The store may hold another dataset than the run
-was trained on: classes are matched by name and the report lists the run's classes the store
-lacks.  Decisions use the run's own thresholds, tuned once on validation when training ended
+the old ``report.html``); ``out`` must be new, empty or an earlier report.  The store may
+hold another dataset than the run was trained on: classes are matched by name and the report
+lists the run's classes the store lacks.  Decisions use the run's own thresholds, tuned once on validation when training ended
 (:mod:`evaluation.decision`); evaluation never tunes or writes anything into the run, so a
 score never depends on what was evaluated before.
 """
@@ -69,7 +69,8 @@ def check_report_folder(out: Path) -> None:
         if foreign:
             raise EvaluationError(
                 f"{out}: holds files that are not part of an instrec report ({', '.join(foreign[:3])}"
-                f"{', ...' if len(foreign) > 3 else ''}); the report replaces the folder, so choose a new or empty --out"
+                f"{', ...' if len(foreign) > 3 else ''}); the report replaces the folder, so choose a new or "
+                "empty --out"
             )
 
 
