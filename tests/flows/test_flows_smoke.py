@@ -231,3 +231,14 @@ def test_reprocess_rejects_a_folder_that_is_not_a_run(prefect_harness, corpus_te
     with pytest.raises(ValueError, match="not a run directory"):
         reprocess_new_songs(dataset="slakh", root=str(corpus_template), store=str(tmp_path / "s.zarr"),
                             run=str(tmp_path))
+
+
+def test_extract_params_take_feature_parameters(tmp_path):
+    from flows.params import ExtractParams
+    from flows.reprocess import feature_keys
+    from pipeline.feature_specs import feature_set_key
+
+    params = ExtractParams(dataset="slakh", root=str(tmp_path), store="s", features=["logmel:n_mels=64", "scalogram"])
+    assert feature_keys(params.features)[0] == feature_set_key("logmel:n_mels=64")
+    with pytest.raises(ValueError, match="unexpected keyword argument 'n_mel'"):
+        ExtractParams(dataset="slakh", root=str(tmp_path), store="s", features=["logmel:n_mel=64"])
