@@ -196,6 +196,7 @@ def test_a_label_chunk_that_fails_to_decode(trained, tmp_path):
                             str(tmp_path / "report"), "--no-progress"])
     assert rc == 0 and "Traceback" not in err, err
     assert re.search(rf"skipped: {splits['train']}: .*cannot be read", err), err  # the others are scored
+    assert "note: Only 2 track(s) scored in the 'all' split" in err, err  # the report's notes, on stderr too
 
 
 def test_a_data_loader_workers_error_is_shown_as_its_last_line():
