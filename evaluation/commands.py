@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from evaluation.evaluate import SPLIT_CHOICES
 from evaluation.predict import THRESHOLD_MODES
+from pipeline.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,15 +20,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "on validation when it was trained; `instrec tune-thresholds` re-tunes them). Evaluation "
                     "never modifies the run.",
     )
-    p.add_argument("--store", required=True, help="store URL (local path or s3://...)")
+    p.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL (s3://bucket/path)")
     p.add_argument("--run", required=True, type=Path, help="run directory written by `instrec train`")
-    p.add_argument("--split", default="test", choices=SPLIT_CHOICES)
-    p.add_argument("--out", required=True, type=Path, help="report directory to write")
-    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (MinIO, moto) for s3:// stores")
-    p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS",
-                   help="median filter length for the +smooth variants (0: off; default 0.5)")
-    p.add_argument("--segment", type=float, default=1.0, metavar="SECONDS", help="segment length (default 1)")
-    p.add_argument("--track-plots", type=int, default=4, help="how many per-track plots (default 4)")
+    p.add_argument("--split", default="test", choices=SPLIT_CHOICES, help="the store split to score")
+    p.add_argument("--out", required=True, type=Path,
+                   help="report folder to write (new, empty or an earlier report, which is replaced whole)")
+    p.add_argument("--endpoint-url", default=None, metavar="URL", help="S3 endpoint (MinIO, moto); default: AWS")
+    p.add_argument("--smoothing", type=non_negative_float, default=0.5, metavar="SECONDS",
+                   help="median filter length for the +smooth variants (0: off)")
+    p.add_argument("--segment", type=positive_float, default=1.0, metavar="SECONDS", help="segment length")
+    p.add_argument("--track-plots", type=non_negative_int, default=4, metavar="N", help="how many per-track plots")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_evaluate)
 
     p = subparsers.add_parser(
@@ -37,10 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "does this on its validation split when training ends.",
     )
     p.add_argument("--run", required=True, type=Path, help="run directory written by `instrec train`")
-    p.add_argument("--store", required=True, help="store whose split to tune on (e.g. held-out timbres)")
+    p.add_argument("--store", required=True, metavar="URL", help="store whose split to tune on (e.g. held-out timbres)")
     p.add_argument("--split", default="validation", choices=("validation", "train", "test", "all"),
-                   help="the split to tune on (default: validation; never tune on the split you report)")
-    p.add_argument("--endpoint-url", default=None, help="S3 endpoint (MinIO, moto) for s3:// stores")
+                   help="the split to tune on (never tune on the split you report)")
+    p.add_argument("--endpoint-url", default=None, metavar="URL", help="S3 endpoint (MinIO, moto); default: AWS")
     p.set_defaults(handler=_tune)
 
     p = subparsers.add_parser(
@@ -53,19 +57,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "with its card (what `make model` does).",
     )
     p.add_argument("--out", required=True, type=Path, help="working folder (corpora, stores, run, reports)")
-    p.add_argument("--config", type=Path, help="recipe JSON: fields of evaluation.protocol.ProtocolConfig")
-    for flag, kind, text in (("--songs", int, "training-corpus songs"), ("--seconds", float, "song length"),
-                             ("--held-out-songs", int, "held-out songs"), ("--seed", int, "seed"),
-                             ("--workers", int, "rendering/extraction workers")):
-        p.add_argument(flag, type=kind, help=f"{text} (overrides the recipe)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--export", type=Path, metavar="MODEL_DIR", help="write the model folder and card here")
-    p.add_argument("--name", default="gm-families", help="model name in the card (default: gm-families)")
+    p.add_argument("--config", type=Path,
+                   help="recipe JSON: fields of evaluation.protocol.ProtocolConfig (default: the built-in recipe)")
+    for flag, kind, text in (("--songs", positive_int, "training-corpus songs"),
+                             ("--seconds", positive_float, "song length"),
+                             ("--held-out-songs", positive_int, "held-out songs"), ("--seed", int, "seed"),
+                             ("--workers", positive_int, "rendering/extraction workers")):
+        p.add_argument(flag, type=kind, help=f"{text} (default: the recipe's)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="auto uses CUDA when available, else the CPU")
+    p.add_argument("--export", type=Path, metavar="MODEL_DIR",
+                   help="write the model folder and card here (default: no export)")
+    p.add_argument("--name", default="gm-families", help="model name in the card")
     p.set_defaults(handler=_recipe)
 
-    p = subparsers.add_parser("compare", help="put several evaluation reports side by side")
+    p = subparsers.add_parser(
+        "compare", help="put several evaluation reports side by side",
+        description="Read the metrics.json of each report folder written by `instrec evaluate` and write a "
+                    "comparison of their headline scores (with the prior baselines) into --out: compare.json, "
+                    "compare.csv, compare.png and a self-contained compare.html.",
+    )
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="report directories")
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="folder to write the comparison to")
     p.set_defaults(handler=_compare)
 
     p = subparsers.add_parser(
@@ -74,17 +87,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "timeline; several --run options compare runs on the same songs.",
     )
     p.add_argument("audio", nargs="+", type=Path, metavar="AUDIO", help="WAV/FLAC/OGG/MP3 files")
-    p.add_argument("--run", action="append", type=Path, dest="runs",
+    p.add_argument("--run", action="append", type=Path, dest="runs", metavar="RUN",
                    help="run or model directory (repeat to compare runs; default: the shipped model, "
                         "$INSTREC_MODEL or models/gm-families)")
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS")
-    p.add_argument("--min-duration", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--out", required=True, type=Path, help="folder for the per-song JSON and PNG files")
+    p.add_argument("--smoothing", type=non_negative_float, default=0.5, metavar="SECONDS",
+                   help="median filter length applied to the activations (0: off)")
+    p.add_argument("--min-duration", type=non_negative_float, default=0.0, metavar="SECONDS",
                    help="drop segments shorter than this")
     p.add_argument("--thresholds", choices=THRESHOLD_MODES, default="default",
                    help="default: the run's default rule (chosen on validation when it was tuned); per-class: "
                         "each class's F1-optimal threshold; micro: one threshold for all classes, tuned for "
-                        "micro F1; 0.5 (default: default)")
+                        "micro F1; 0.5")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_predict)
 
 
@@ -93,7 +108,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
     metrics = evaluate(args.store, args.run, args.split, args.out, storage_options=options,
-                       smoothing_s=args.smoothing, segment_s=args.segment, n_track_plots=args.track_plots)
+                       smoothing_s=args.smoothing, segment_s=args.segment, n_track_plots=args.track_plots,
+                       progress=not args.no_progress)
+    for note in metrics.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
+    for problem in metrics.get("problems", []):
+        print(f"skipped: {problem}", file=sys.stderr)
     headline = {k: metrics.get(k) for k in ("frame.f1_micro", "frame.f1_macro", "frame.map_macro",
                                             "segment.f1_micro", "dominant.accuracy")}
     headline["thresholds"] = metrics["thresholds"]["default"]
@@ -146,6 +166,15 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_progress(items: list, *, desc: str, unit: str, enabled: bool):
+    """``items`` one by one, with a progress bar on stderr that appears when the first is taken
+    (so errors raised before, such as a run that cannot be loaded, stay alone on stderr)."""
+    from tqdm import tqdm
+
+    with tqdm(items, desc=desc, unit=unit, disable=not enabled) as bar:
+        yield from bar
+
+
 def _predict(args: argparse.Namespace) -> int:
     from evaluation.predict import predict_files
 
@@ -155,7 +184,8 @@ def _predict(args: argparse.Namespace) -> int:
 
         runs = [default_model_dir()]
         print(f"using the shipped model {runs[0]} (pass --run to choose another)")
-    result = predict_files(args.audio, runs, args.out, smoothing_s=args.smoothing,
+    songs = _with_progress(args.audio, desc="predict", unit="song", enabled=not args.no_progress)
+    result = predict_files(songs, runs, args.out, smoothing_s=args.smoothing,
                            min_duration_s=args.min_duration, thresholds=args.thresholds)
     for path in result["written"]:
         print(path)

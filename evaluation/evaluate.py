@@ -3,9 +3,12 @@
 :func:`evaluate` opens the store and the run, predicts every track of the split, scores the
 predictions at several levels (frame, 1 s segment, clip, dominant instrument), with the
 reported thresholds and with 0.5, raw and median-filtered, and writes ``metrics.json``, the
-figures and ``report.html`` into ``out``.  The store may hold another dataset than the run
-was trained on: classes are matched by name and the report lists the run's classes the store
-lacks.  Decisions use the run's own thresholds, tuned once on validation when training ended
+figures and ``report.html`` into ``out``.  The report folder is written whole or not at all:
+it is built in a hidden folder beside ``out`` and renamed over it when complete, so a run
+killed mid-way leaves the previous report as it was (never the new ``metrics.json`` beside
+the old ``report.html``); ``out`` must be new, empty or an earlier report.  The store may
+hold another dataset than the run was trained on: classes are matched by name and the report
+lists the run's classes the store lacks.  Decisions use the run's own thresholds, tuned once on validation when training ended
 (:mod:`evaluation.decision`); evaluation never tunes or writes anything into the run, so a
 score never depends on what was evaluated before.
 """
@@ -13,9 +16,13 @@ score never depends on what was evaluated before.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import json
 import logging
+import os
 import re
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -38,10 +45,78 @@ from pipeline.track import InstrecError
 log = logging.getLogger(__name__)
 
 SPLIT_CHOICES = ("test", "validation", "train", "all")
+# A split with fewer scored tracks gets a note: its scores say little.
+FEW_TRACKS = 5
 
 
 class EvaluationError(InstrecError):
     """A run and a store that cannot be evaluated together, or an empty split."""
+
+
+def _is_report_entry(path: Path) -> bool:
+    """A file or folder an evaluation writes into its report folder."""
+    if path.is_dir():
+        return path.name == "tracks"
+    return path.name in ("metrics.json", "report.html") or path.suffix == ".png"
+
+
+def check_report_folder(out: Path) -> None:
+    """Refuse a report folder that holds anything but an earlier report (it will be replaced)."""
+    if out.exists() and not out.is_dir():
+        raise EvaluationError(f"{out}: is a file; --out must be a folder for the report")
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if not _is_report_entry(p))
+        if foreign:
+            raise EvaluationError(
+                f"{out}: holds files that are not part of an instrec report ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); the report replaces the folder, so choose a new or "
+                "empty --out"
+            )
+
+
+def _leftovers(out: Path) -> list[Path]:
+    pattern = glob.escape(f".{out.name}.") + "*-report"
+    return [p for p in out.parent.glob(pattern) if p.is_dir()] if out.parent.is_dir() else []
+
+
+def publish_report_folder(staging: Path, out: Path) -> None:
+    """Rename the complete report folder ``staging`` over ``out`` (the earlier report is removed)."""
+    if out.exists():
+        old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old-report"
+        os.rename(out, old)
+        os.rename(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(staging, out)
+
+
+def write_report_folder(out: Path, write: Any) -> None:
+    """Call ``write(folder)`` on a hidden staging folder beside ``out``, then publish it as ``out``.
+
+    Staging folders left by a killed evaluation (``.<name>.<hex>.*-report``) older than an hour
+    are removed.  Any failure removes this run's staging folder and leaves ``out`` untouched.
+    """
+    import time
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in _leftovers(out):
+        try:
+            if time.time() - leftover.stat().st_mtime > 3600:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+    staging = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.partial-report"
+    try:
+        staging.mkdir()
+        write(staging)
+        publish_report_folder(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise EvaluationError(f"{out}: cannot write the report ({exc.strerror or exc}); free disk space or "
+                              "choose a writable --out") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -103,11 +178,14 @@ def find_feature_set(store: Any, run: Any) -> Any:
     )
 
 
-def predict_tracks(reader: Any, run: Any, entries: Sequence[Any], match: ClassMatch
+def predict_tracks(reader: Any, run: Any, entries: Sequence[Any], match: ClassMatch, *, progress: bool = False
                    ) -> tuple[list[TrackPrediction], list[str]]:
-    """Predict each track; a track that fails is reported, not fatal."""
+    """Predict each track (a progress bar on stderr with ``progress``); a track that fails is
+    reported, not fatal."""
+    from tqdm import tqdm
+
     results, problems = [], []
-    for entry in entries:
+    for entry in tqdm(entries, desc="evaluate", unit="track", disable=not progress):
         try:
             features = reader.read_features(entry.track_id)
             if len(features) == 0:
@@ -189,11 +267,13 @@ def evaluate(
     smoothing_s: float = 0.5,
     segment_s: float = 1.0,
     n_track_plots: int = 4,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate the run at ``run_dir`` on ``split`` of the store at ``store_url``.
 
     Returns the metrics exactly as written to ``out/metrics.json``: plain JSON values, None
-    where a score is undefined (explained under ``undefined``).
+    where a score is undefined (explained under ``undefined``).  ``progress`` shows a bar
+    over the split's tracks on stderr.
     """
     from storage.store import open_store
     from training.run import load_run
@@ -202,7 +282,7 @@ def evaluate(
     store = open_store(store_url, mode="r", storage_options=storage_options)
     reader = find_feature_set(store, run)
     return evaluate_loaded(store=store, reader=reader, run=run, split=split, out=out, smoothing_s=smoothing_s,
-                           segment_s=segment_s, n_track_plots=n_track_plots)
+                           segment_s=segment_s, n_track_plots=n_track_plots, progress=progress)
 
 
 def run_decision(run: Any, match: ClassMatch, notes: list[str]) -> tuple[Decision, str]:
@@ -225,11 +305,15 @@ def run_decision(run: Any, match: ClassMatch, notes: list[str]) -> tuple[Decisio
 
 
 def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str | Path, smoothing_s: float = 0.5,
-                    segment_s: float = 1.0, n_track_plots: int = 4) -> dict[str, Any]:
+                    segment_s: float = 1.0, n_track_plots: int = 4, progress: bool = False) -> dict[str, Any]:
     """:func:`evaluate` on an opened store, feature set reader and loaded run."""
     if split not in SPLIT_CHOICES:
         raise EvaluationError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_CHOICES)}")
+    if not (smoothing_s >= 0 and segment_s > 0 and n_track_plots >= 0):
+        raise EvaluationError(f"smoothing must be >= 0 s, the segment length > 0 s and the number of track plots "
+                              f">= 0; got {smoothing_s}, {segment_s} and {n_track_plots}")
     out = Path(out)
+    check_report_folder(out)
     match = match_classes(run.classes, reader.classes)
     entries = reader.tracks(None if split == "all" else split)
     if not entries:
@@ -238,7 +322,7 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
             "choose another --split or extract more songs"
         )
     notes: list[str] = []
-    results, problems = predict_tracks(reader, run, entries, match)
+    results, problems = predict_tracks(reader, run, entries, match, progress=progress)
     if not results:
         raise EvaluationError(f"{store.url}: every track of the {split!r} split failed: {problems[:3]}")
     decision, threshold_source = run_decision(run, match, notes)
@@ -280,10 +364,17 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
         notes.append(f"Store classes the run does not predict, ignored: {', '.join(match.extra)}.")
     if not np.concatenate([r.mask for r in results]).all():
         notes.append("Labels are partly unknown: only known (frame, class) pairs are scored.")
+    if len(results) < FEW_TRACKS:
+        notes.append(f"Only {len(results)} track(s) scored in the {split!r} split: the scores vary a lot with "
+                     "the songs chosen; evaluate on a bigger corpus before comparing runs.")
     metrics["notes"] = notes
     metrics["problems"] = problems
-    metrics["figures"] = _draw_figures(out, run, match, results, main, n_track_plots, reader)
-    write_report(out, metrics)
+
+    def write(folder: Path) -> None:
+        metrics["figures"] = _draw_figures(folder, run, match, results, main, n_track_plots, reader)
+        write_report(folder, metrics)
+
+    write_report_folder(out, write)
     return json.loads((out / "metrics.json").read_text())
 
 

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import MutableMapping
 
+from pipeline.arguments import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -18,12 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "reports for both test splits and predict held-out songs with the shipped model. Uses "
                     "an ephemeral Prefect server unless PREFECT_API_URL points at a running one.",
     )
-    p.add_argument("--out", default="demo", help="folder for corpora, stores, run and reports (default: demo)")
-    p.add_argument("--songs", type=int, help="songs in the training corpus (default: 160)")
+    p.add_argument("--out", default="demo", help="folder for corpora, stores, run and reports")
+    p.add_argument("--songs", type=positive_int, help="songs in the training corpus (default: 160)")
     p.add_argument("--seed", type=int, help="seed of corpora and training (default: 0)")
     p.add_argument("--model", help="model to train (default: the recipe's)")
-    p.add_argument("--epochs", type=int, help="maximum epochs (default: 12; early stopping may end sooner)")
-    p.add_argument("--workers", type=int, help="rendering and extraction workers (default: 2)")
+    p.add_argument("--epochs", type=positive_int, help="maximum epochs (default: 12; early stopping may end sooner)")
+    p.add_argument("--workers", type=positive_int, help="rendering and extraction workers (default: 2)")
     p.set_defaults(handler=run_demo)
 
 

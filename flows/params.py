@@ -37,10 +37,10 @@ class ExtractParams(_Params):
     @field_validator("features")
     @classmethod
     def _known_features(cls, names: list[str]) -> list[str]:
-        from features.registry import build_config
+        from pipeline.feature_specs import build_feature_config
 
-        for name in names:
-            build_config(name)  # raises ValueError naming the unknown feature set
+        for name in names:  # a name, or a name with parameters: logmel:n_mels=64,hop_length=256
+            build_feature_config(name)  # raises ValueError naming the unknown feature set or parameter
         return names
 
     @field_validator("root")

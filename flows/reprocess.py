@@ -20,11 +20,12 @@ from flows.params import ReprocessParams
 
 @task(name="feature-keys")
 def feature_keys(names: list[str]) -> list[str]:
-    """Store keys (``logmel-1a2b3c4d``) of today's configurations of the named feature sets."""
-    from features.registry import build_config
+    """Store keys (``logmel-1a2b3c4d``) of today's configurations of the named feature sets
+    (names or specs with parameters, :mod:`pipeline.feature_specs`)."""
     from pipeline.extraction.extract import FeatureTarget
+    from pipeline.feature_specs import build_feature_config
 
-    return [FeatureTarget.from_config(build_config(name)).spec.key for name in names]
+    return [FeatureTarget.from_config(build_feature_config(name)).spec.key for name in names]
 
 
 @task(name="scan-for-changes", retries=2, retry_delay_seconds=10)

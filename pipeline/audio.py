@@ -52,6 +52,27 @@ def _os_name(path: Path) -> bytes:
     return os.fsencode(path)
 
 
+def id3_tag_only(path: Path) -> bool:
+    """True when the file is an ID3v2 tag and nothing after it (an MP3 whose audio was lost)."""
+    with open(path, "rb") as handle:
+        header = handle.read(10)
+    if len(header) < 10 or header[:3] != b"ID3" or any(byte & 0x80 for byte in header[6:10]):
+        return False
+    size = 10 + sum(byte << (7 * (3 - i)) for i, byte in enumerate(header[6:10]))  # syncsafe integer
+    if header[5] & 0x10:
+        size += 10  # footer
+    return path.stat().st_size <= size
+
+
+def libsndfile_reason(exc: Exception) -> str:
+    """libsndfile's error without the parts that mislead: it says "File does not exist or is not a
+    regular file (possibly a pipe?)" for a regular file it cannot decode, and repeats the name."""
+    text = str(getattr(exc, "error_string", "") or exc)
+    if "not a regular file" in text or "possibly a pipe" in text:
+        return "no audio stream libsndfile can decode"
+    return text.rstrip(".")
+
+
 def audio_info(path: str | Path) -> AudioInfo:
     """Header of an audio file, without decoding it.
 
@@ -68,13 +89,19 @@ def audio_info(path: str | Path) -> AudioInfo:
         )
     if not path.exists():
         raise DatasetError(f"{path}: audio file is missing; check the dataset root or re-download the track")
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a directory, not an audio file; pass the audio files inside it")
+    if not path.is_file():
+        raise DatasetError(f"{path}: is not a regular file (a pipe or device?); save the audio to a file first")
     if path.stat().st_size == 0:
         raise DatasetError(f"{path}: audio file is empty (0 bytes); re-export or remove it")
+    if id3_tag_only(path):
+        raise DatasetError(f"{path}: holds only an ID3 tag and no audio frames; re-export or re-download the MP3")
     try:
         info = sf.info(_os_name(path))
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError variants
         raise DatasetError(
-            f"{path}: cannot read the audio header ({exc}); is it really "
+            f"{path}: cannot read the audio header ({libsndfile_reason(exc)}); is it really "
             f"{path.suffix.lstrip('.') or 'audio'}? Re-encode it as FLAC or WAV"
         ) from exc
     if info.frames <= 0 or info.samplerate <= 0:

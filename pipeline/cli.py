@@ -2,7 +2,8 @@
 
 Each package contributes its subcommands through a ``register(subparsers)`` function in
 its own ``commands`` module; this file only assembles them and turns instrec's errors into
-one clear line on stderr instead of a traceback.
+one clear line on stderr instead of a traceback.  Every parser shows each option's default
+(:class:`HelpFormatter`); values are checked with the types of :mod:`pipeline.arguments`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import sys
 from typing import Sequence
 
+from pipeline.arguments import option_value
 from pipeline.track import InstrecError
 
 # Modules that define ``register(subparsers)``, with the commands each adds, in listing order.
@@ -36,13 +38,47 @@ def _modules_for(argv: Sequence[str]) -> list[str]:
     return chosen or list(COMMAND_MODULES)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's help with ``(default: ...)`` after every option that has a default to show.
+
+    Left out for required options, positionals and flags that are off by default; options
+    whose default is None say in their help what happens when they are not given.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = option_value(action.default)
+        if (action.required or not action.option_strings or any(default is v for v in (None, False, argparse.SUPPRESS))
+                or "%(default)" in (action.help or "")):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class InstrecParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` with :class:`HelpFormatter`; sub-parsers are of this class too."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def instrec_version() -> str:
+    """The installed package's version (``unknown`` when run from a source tree that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("instrec")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The ``instrec`` parser; given ``argv``, only the module of the command named there is loaded."""
-    parser = argparse.ArgumentParser(
+    parser = InstrecParser(
         prog="instrec",
         description="Feature store and batch pipeline for musical instrument recognition.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {instrec_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = list(COMMAND_MODULES) if argv is None else _modules_for(argv)
     for name in modules:
@@ -71,6 +107,21 @@ def configure_logging(*, verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line.
+
+    A DataLoader worker's error comes back as "Caught X in DataLoader worker process 0.
+    Original Traceback ...": its last line holds the message (after the class name).
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if len(lines) > 1 and any(line.startswith("Traceback") or "Original Traceback" in line for line in lines):
+        name, sep, rest = lines[-1].partition(": ")
+        return rest if sep and name.replace(".", "").replace("_", "").isalnum() else lines[-1]
+    return " ".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
@@ -83,13 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
+    command = " ".join(filter(None, (args.command, getattr(args, "store_command", None))))
     try:
         return int(args.handler(args) or 0)
     except InstrecError as exc:
-        print(f"instrec {args.command}: error: {exc}", file=sys.stderr)
+        print(f"instrec {command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"instrec {args.command}: interrupted", file=sys.stderr)
+        print(f"instrec {command}: interrupted", file=sys.stderr)
         return 130
 
 

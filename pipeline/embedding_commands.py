@@ -8,6 +8,8 @@ import json
 import sys
 from typing import TextIO
 
+from pipeline.arguments import positive_float, positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``import-openmic-vggish``, ``pretrain-embedding`` and ``fetch-musicnn`` subcommands."""
@@ -23,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("root", metavar="ROOT", help="the unpacked openmic-2018 folder")
     parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
     parser.add_argument("--prune", action="store_true", help="remove clips the dataset no longer lists")
-    parser.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
+    parser.add_argument("--endpoint-url", default=None, metavar="URL",
+                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(handler=run_import)
 
@@ -38,19 +41,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
-    parser.add_argument("--features", default="vggish-input", help="input feature set (default: vggish-input)")
+    parser.add_argument("--features", default="vggish-input", metavar="NAME_OR_KEY", help="input feature set")
     parser.add_argument("--out", required=True, metavar="CKPT", help="checkpoint path or fsspec URL to write")
     parser.add_argument("--objective", choices=("gaussian", "bernoulli"), default="gaussian",
-                        help="input corruption (default: gaussian)")
+                        help="input corruption")
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=float, default=None, help="passes over the split (default 1)")
-    length.add_argument("--steps", type=int, default=None, help="batches to train on")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
-    parser.add_argument("--split", default="train", help="store split to train on (default: train)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
+    length.add_argument("--epochs", type=positive_float, default=None, help="passes over the split (default: 1)")
+    length.add_argument("--steps", type=positive_int, default=None, help="batches to train on (default: --epochs 1)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="examples per batch")
+    parser.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
+    parser.add_argument("--split", default="train", help="store split to train on")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (corruption, order, initialisation)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="auto uses CUDA when available, else the CPU")
+    parser.add_argument("--endpoint-url", default=None, metavar="URL",
+                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
     parser.set_defaults(handler=run_pretrain)
 
     parser = subparsers.add_parser(
@@ -63,8 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Does nothing when the files are already there and intact."
         ),
     )
-    parser.add_argument("--dest", default=None, metavar="DIR", help="where to put the checkpoints")
-    parser.add_argument("--wheel", default=None, metavar="PATH", help="use this copy of the wheel, no download")
+    parser.add_argument("--dest", default=None, metavar="DIR",
+                        help="where to put the checkpoints (default: $INSTREC_MUSICNN_DIR or "
+                             "<venv>/share/instrec/musicnn)")
+    parser.add_argument("--wheel", default=None, metavar="PATH",
+                        help="use this copy of the wheel, no download (default: download it)")
     parser.add_argument("--force", action="store_true", help="fetch again even if the files check out")
     parser.set_defaults(handler=run_fetch_musicnn)
 

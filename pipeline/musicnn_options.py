@@ -125,13 +125,13 @@ def add_musicnn_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--musicnn-model", default="MTT_musicnn", choices=MODEL_NAMES,
                        help="checkpoint: MagnaTagATune or Million Song Dataset, musicnn or its VGG baseline")
     group.add_argument("--musicnn-layer", default=None,
-                       help="stored layer: max_pool (default, 753), mean_pool, penultimate (200), taggram (50 tags); "
-                            "VGG: pool5 (default, 256), taggram")
+                       help="stored layer: max_pool (753), mean_pool, penultimate (200), taggram (50 tags); "
+                            "VGG: pool5 (256), taggram (default: max_pool, pool5 for VGG)")
     group.add_argument("--musicnn-hop", type=int, default=PATCH_FRAMES, metavar="FRAMES",
-                       help=f"16 ms mel frames between store frames (default {PATCH_FRAMES}: musicnn's 3 s patches; "
+                       help=f"16 ms mel frames between store frames ({PATCH_FRAMES}: musicnn's 3 s patches; "
                             "62 = 1 s frames at 3x the cost)")
     group.add_argument("--musicnn-weights", default=None, metavar="DIR",
-                       help=f"folder of the checkpoints (default ${ENV_DIR} or <venv>/share/instrec/musicnn)")
+                       help=f"folder of the checkpoints (default: ${ENV_DIR} or <venv>/share/instrec/musicnn)")
 
 
 def musicnn_options_from_args(args: argparse.Namespace) -> MusicnnOptions:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 SPLITS = ("train", "validation", "test")
 
@@ -178,6 +178,29 @@ class TrackProblem:
         return {"track_id": self.track_id, "path": str(self.path), "problem": self.message}
 
 
+class TrackScan(Iterator["Track | TrackProblem"]):
+    """A reader's tracks, read one by one as they are asked for, with how many there are.
+
+    ``operator.length_hint`` gives the number still to come (for progress bars); the readers
+    know it once they have found the dataset's files, before reading any of them.
+    """
+
+    def __init__(self, items: Iterable["Track | TrackProblem"], count: int) -> None:
+        self._items = iter(items)
+        self._left = int(count)
+
+    def __iter__(self) -> "TrackScan":
+        return self
+
+    def __next__(self) -> "Track | TrackProblem":
+        item = next(self._items)
+        self._left = max(0, self._left - 1)
+        return item
+
+    def __length_hint__(self) -> int:
+        return self._left
+
+
 def merge_intervals(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     """Union of half-open intervals, sorted, touching intervals joined."""
     merged: list[tuple[float, float]] = []
@@ -228,25 +251,84 @@ def clip_labels_from_events(
     return labels, {name: True for name in labels}
 
 
+def _split_position(track_id: str, salt: str) -> float:
+    """The track id's place in [0, 1): sha256 of ``salt:track_id``."""
+    digest = hashlib.sha256(f"{salt}:{track_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def _split_bands(ratios: tuple[float, float, float]) -> list[tuple[float, float]]:
+    """The [low, high) part of [0, 1) that each split of ``SPLITS`` takes."""
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
+        raise ValueError(f"split ratios must be three non-negative numbers, got {ratios}")
+    total = float(sum(ratios))
+    cut_train = ratios[0] / total
+    cut_val = cut_train + ratios[1] / total
+    return [(0.0, cut_train), (cut_train, cut_val), (cut_val, 1.0)]
+
+
 def deterministic_split(
     track_id: str, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1), salt: str = "instrec"
 ) -> str:
     """Train/validation/test from a hash of the track id.
 
-    Stable as songs are added: a track's split depends on its id alone.
+    Stable as songs are added: a track's split depends on its id alone.  Readers of whole
+    datasets use :func:`assign_splits`, which is this for every corpus but the smallest.
     """
-    if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
-        raise ValueError(f"split ratios must be three non-negative numbers, got {ratios}")
-    total = float(sum(ratios))
-    digest = hashlib.sha256(f"{salt}:{track_id}".encode()).digest()
-    u = int.from_bytes(digest[:8], "big") / 2.0**64
-    cut_train = ratios[0] / total
-    cut_val = cut_train + ratios[1] / total
-    if u < cut_train:
-        return "train"
-    if u < cut_val:
-        return "validation"
-    return "test"
+    bands = _split_bands(ratios)
+    u = _split_position(track_id, salt)
+    for split, (_, high) in zip(SPLITS, bands):
+        if u < high:
+            return split
+    return SPLITS[-1]
+
+
+def assign_splits(
+    track_ids: Iterable[str], ratios: tuple[float, float, float] = (0.8, 0.1, 0.1), salt: str = "instrec"
+) -> dict[str, str]:
+    """The split of every track of a corpus without official splits.
+
+    Each track gets :func:`deterministic_split` of its id, except in a corpus so small that a
+    split with a positive ratio got no track although there are at least as many tracks as such
+    splits (3 for the default 80/10/10): then, for each empty split in turn (validation, test,
+    train), the track whose hash lies nearest to that split's share moves there, taken from the
+    split holding the most tracks (never emptying one).  So a corpus of 3 or more songs always
+    has a validation and a test song, and once the hash alone fills every split (a few dozen
+    songs at 80/10/10) the result is exactly the per-id split, unchanged as songs are added.
+
+    Parameters
+    ----------
+    track_ids : iterable of str
+        Every track id of the corpus (duplicates are counted once).
+    ratios : (train, validation, test)
+        Non-negative shares, positive sum.
+
+    Returns
+    -------
+    dict
+        Track id -> ``train``, ``validation`` or ``test``.
+    """
+    bands = _split_bands(ratios)
+    ids = sorted(set(track_ids))
+    position = {track_id: _split_position(track_id, salt) for track_id in ids}
+    splits = {track_id: deterministic_split(track_id, ratios, salt) for track_id in ids}
+    wanted = [name for name, ratio in zip(SPLITS, ratios) if ratio > 0]
+    if len(ids) < len(wanted):
+        return splits
+    for name in ("validation", "test", "train"):
+        if name not in wanted or name in splits.values():
+            continue
+        low, high = bands[SPLITS.index(name)]
+        counts = {split: list(splits.values()).count(split) for split in SPLITS}
+        donor = max(SPLITS, key=lambda split: (counts[split], -SPLITS.index(split)))
+        candidates = [track_id for track_id in ids if splits[track_id] == donor]
+
+        def distance(track_id: str) -> float:
+            u = position[track_id]
+            return 0.0 if low <= u < high else min(abs(u - low), abs(u - high))
+
+        splits[min(candidates, key=lambda track_id: (distance(track_id), track_id))] = name
+    return splits
 
 
 def file_hash(path: Path, chunk_size: int = 1 << 20) -> str:

@@ -101,15 +101,15 @@ def add_vggish_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("VGGish weights")
     group.add_argument(
         "--vggish-weights", default="random", metavar="random|PATH_OR_URL",
-        help="'random' (default: seeded random initialisation, a baseline) or a torchvggish-format "
+        help="'random' (a seeded random initialisation, a baseline) or a torchvggish-format "
              "checkpoint (official copy, or the output of `instrec pretrain-embedding`)",
     )
     group.add_argument("--vggish-pca", default=None, metavar="PATH_OR_URL",
-                       help="PCA parameters: apply the official whitening + 8-bit quantisation")
+                       help="PCA parameters: apply the official whitening + 8-bit quantisation (default: none)")
     group.add_argument("--vggish-kind", default="auto", choices=KINDS,
                        help="what the checkpoint is (auto: 'pretrained' when pretrain-embedding wrote it, "
                             "else 'official')")
-    group.add_argument("--vggish-seed", type=int, default=0, help="seed of the random weights")
+    group.add_argument("--vggish-seed", type=int, default=0, metavar="SEED", help="seed of the random weights")
 
 
 def vggish_options_from_args(args: argparse.Namespace, *, storage_options: dict | None = None) -> VGGishOptions:
@@ -135,8 +135,9 @@ def read_sidecar(weights: WeightsFile) -> dict[str, Any]:
     return doc
 
 
-def vggish_config(options: VGGishOptions) -> Any:
-    """The :class:`features.vggish.VGGishConfig` of ``options`` (weights validated here, once).
+def vggish_config(options: VGGishOptions, **overrides: Any) -> Any:
+    """The :class:`features.vggish.VGGishConfig` of ``options`` (weights validated here, once),
+    with other parameters from ``overrides`` (``--features vggish:hop_s=0.5``).
 
     Raises
     ------
@@ -146,7 +147,7 @@ def vggish_config(options: VGGishOptions) -> Any:
     from features.vggish import VGGishConfig
 
     if options.weights == "random":
-        return VGGishConfig(weights="random", seed=options.seed)
+        return VGGishConfig(weights="random", seed=options.seed, **overrides)
     storage_options = options.storage_options or None
     checkpoint = WeightsFile(options.weights, storage_options)
     sidecar = read_sidecar(checkpoint)
@@ -157,7 +158,7 @@ def vggish_config(options: VGGishOptions) -> Any:
     pca = WeightsFile(options.pca, storage_options) if options.pca else None
     try:
         return VGGishConfig(weights=kind, final_relu=final_relu, postprocess=pca is not None,
-                            checkpoint=checkpoint, pca_params=pca)
+                            checkpoint=checkpoint, pca_params=pca, **overrides)
     except ValueError as exc:
         raise InstrecError(f"--vggish-weights {options.weights}: {exc}") from exc
 
@@ -165,32 +166,42 @@ def vggish_config(options: VGGishOptions) -> Any:
 def build_feature_configs(
     names: Sequence[str], *, vggish: VGGishOptions = VGGishOptions(), musicnn: Any = None,
 ) -> list[Any]:
-    """Configurations for ``--features`` names; ``vggish`` gets the weights of ``vggish``,
-    ``musicnn`` the model, layer, grid and weights of ``musicnn`` (a
-    :class:`pipeline.musicnn_options.MusicnnOptions`; default: MTT musicnn, ``max_pool``).
+    """Configurations for ``--features`` specs (a name, or ``name:param=value,...``, see
+    :mod:`pipeline.feature_specs`); ``vggish`` gets the weights of ``vggish``, ``musicnn`` the
+    model, layer, grid and weights of ``musicnn`` (a :class:`pipeline.musicnn_options.MusicnnOptions`;
+    default: MTT musicnn, ``max_pool``; set with the ``--musicnn-*`` options, not spec parameters).
 
     Raises
     ------
     InstrecError
-        Unknown name (the message lists the known ones) or bad or missing weights.
+        Unknown name (the message lists the known ones), bad parameter or bad or missing weights.
     """
     from features.registry import build_config
+    from pipeline.feature_specs import build_feature_config, parse_feature_spec, typed_overrides
     from pipeline.musicnn_options import MusicnnOptions, musicnn_config
 
     musicnn = MusicnnOptions() if musicnn is None else musicnn
     configs = []
-    for name in names:
+    families = []
+    for spec in names:
         try:
+            name, overrides = parse_feature_spec(spec)
+            families.append(name)
             if name == "vggish":
-                configs.append(vggish_config(vggish))
+                configs.append(vggish_config(vggish, **typed_overrides(build_config("vggish"), overrides)))
             elif name == "musicnn":
+                if overrides:
+                    raise InstrecError(f"--features {spec}: set musicnn's model, layer and hop with the "
+                                       "--musicnn-* options, not as parameters")
                 configs.append(musicnn_config(musicnn))
             else:
-                configs.append(build_config(name))
+                configs.append(build_feature_config(spec))
+        except TypeError as exc:
+            raise InstrecError(f"--features {spec}: bad parameter ({exc})") from None
         except ValueError as exc:
             raise InstrecError(f"--features: {exc}") from exc
-    if vggish.weights != "random" and "vggish" not in names:
+    if vggish.weights != "random" and "vggish" not in families:
         raise InstrecError("--vggish-weights is given but --features does not include vggish")
-    if musicnn != MusicnnOptions() and "musicnn" not in names:
+    if musicnn != MusicnnOptions() and "musicnn" not in families:
         raise InstrecError("--musicnn-* options are given but --features does not include musicnn")
     return configs

@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                       "classes and label density per class, as JSON.")
     info.add_argument("url", metavar="URL", help="store path or fsspec URL")
     info.add_argument("--no-frame-density", action="store_true", help="skip reading frame labels")
-    info.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
+    info.add_argument("--endpoint-url", default=None, metavar="URL",
+                      help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
     info.set_defaults(handler=run_info)
     verify = sub.add_parser("verify", help="check a store's consistency; non-zero exit when broken",
                             description="Check the manifest against the arrays: shapes, frame counts, missing "
@@ -27,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--deep", action="store_true", help="also read every frame (NaN/Inf, 0/1 labels)")
     verify.add_argument("--repair", action="store_true",
                         help="delete uncommitted versions and uncommit broken tracks (re-extract them after)")
-    verify.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
+    verify.add_argument("--endpoint-url", default=None, metavar="URL",
+                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
     verify.set_defaults(handler=run_verify)
 
 

@@ -1,4 +1,4 @@
-"""One writer at a time per store.
+"""One writer at a time per store (and per training run directory, ``training.loop.train``).
 
 The lock is a small JSON object ``URL/.lock`` (pid, host, run id, time) created with an
 exclusive create: ``O_CREAT | O_EXCL`` on a local disk, a conditional PUT
@@ -45,6 +45,8 @@ class StoreLock:
 
     loc: StoreLocation
     stale_after_s: float = 3600.0
+    # What the holder is doing, for the message a second writer gets.
+    activity: str = "another extraction is writing to this store"
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     held: bool = False
 
@@ -109,7 +111,7 @@ class StoreLock:
                 self.loc.fs.rm(self.loc.path(LOCK))
                 continue
             raise StoreLockedError(
-                f"{self.loc.url}: another extraction is writing to this store (pid {holder.get('pid')} on "
+                f"{self.loc.url}: {self.activity} (pid {holder.get('pid')} on "
                 f"{holder.get('host')}, run {holder.get('run_id')}, started "
                 f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(holder.get('time', 0))))}); "
                 f"wait for it to finish, or delete {self.loc.path(LOCK)} if that process is gone"

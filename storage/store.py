@@ -8,6 +8,7 @@ open to close; track arrays may be written by any process through
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -133,8 +134,8 @@ class FeatureSetReader:
         stop = n if stop is None else min(int(stop), n)
         start = max(0, int(start))
         stop = max(start, stop)
-        features = np.asarray(self.array(track_id, "features", stems=True)[index, start:stop], dtype=np.float32)
-        activity = np.asarray(self.array(track_id, "activity", stems=True)[index, start:stop], dtype=np.uint8)
+        features = self._read(track_id, "features", (index, slice(start, stop)), np.float32, stems=True)
+        activity = self._read(track_id, "activity", (index, slice(start, stop)), np.uint8, stems=True)
         return features, activity
 
     def record(self, track_id: str) -> dict:
@@ -164,6 +165,25 @@ class FeatureSetReader:
             self._arrays[cache_key] = arr
         return arr
 
+    def _read(self, track_id: str, name: str, selection: Any, dtype: Any, *, stems: bool = False) -> np.ndarray:
+        """``array[selection]`` as ``dtype``; a chunk that cannot be decoded is one StoreError naming it."""
+        arr = self.array(track_id, name, stems=stems)
+        try:
+            return np.asarray(arr[selection], dtype=dtype)
+        except MemoryError:
+            raise
+        except Exception as exc:  # numcodecs raises RuntimeError (blosc, zstd), ValueError, TypeError...
+            record = self.stem_group(track_id) if stems else self.record(track_id)
+            reason = (str(exc).strip().splitlines() or [""])[0][:200]
+            access = isinstance(exc, OSError) or any(c.__module__.startswith(("botocore", "aiohttp"))
+                                                     for c in type(exc).__mro__)
+            todo = ("check the connection to the store and the credentials" if access else
+                    "the store is damaged: run `instrec store verify --deep --repair`, then `instrec extract` again")
+            raise StoreError(
+                f"{self._store.url}: {record['path']}/{name} of track {track_id!r} cannot be read "
+                f"({type(exc).__name__}{': ' + reason if reason else ''}); {todo}"
+            ) from None
+
     def _window(self, track_id: str, start: int, stop: int | None) -> tuple[int, int]:
         n = int(self.record(track_id)["n_frames"])
         stop = n if stop is None else min(int(stop), n)
@@ -173,13 +193,13 @@ class FeatureSetReader:
     def read_features(self, track_id: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Frames ``start:stop`` of a track, float32 ``[shape=(T, *frame_shape)]``."""
         start, stop = self._window(track_id, start, stop)
-        return np.asarray(self.array(track_id, "features")[start:stop], dtype=np.float32)
+        return self._read(track_id, "features", slice(start, stop), np.float32)
 
     def read_labels(self, track_id: str, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Multi-hot labels uint8 ``(T, C)`` and known-mask bool ``(T, C)`` for frames ``start:stop``."""
         start, stop = self._window(track_id, start, stop)
-        labels = np.asarray(self.array(track_id, "labels")[start:stop], dtype=np.uint8)
-        mask = np.asarray(self.array(track_id, "label_mask")[start:stop], dtype=bool)
+        labels = self._read(track_id, "labels", slice(start, stop), np.uint8)
+        mask = self._read(track_id, "label_mask", slice(start, stop), bool)
         return labels, mask
 
     def read_clip(self, track_id: str) -> tuple[np.ndarray, np.ndarray]:
@@ -454,12 +474,20 @@ def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None
     if mode not in ("r", "a"):
         raise ValueError(f"mode must be 'r' or 'a', got {mode!r}")
     loc = resolve(url, storage_options)
+    if loc.is_local and os.path.isfile(loc.root):
+        raise StoreError(f"{loc.url}: is a regular file, not a feature store (a store is a folder); pass the "
+                         "folder `instrec extract --store` wrote")
     if mode == "r":
-        return FeatureStore(loc, mode=mode, manifest=_load_manifest(loc), lock=None)
+        try:
+            return FeatureStore(loc, mode=mode, manifest=_load_manifest(loc), lock=None)
+        except Exception as exc:
+            raise _access_error(loc, exc, "read") from None
     try:
         lock = StoreLock(loc).acquire()
     except OSError as exc:  # not a directory, read-only, disk full...
         raise StoreError(f"{loc.url}: cannot write a store here ({exc}); choose a writable folder") from exc
+    except Exception as exc:
+        raise _access_error(loc, exc, "write") from None
     try:
         loc.fs.invalidate_cache()
         if read_json(loc, MANIFEST) is None:
@@ -484,6 +512,28 @@ def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None
     except BaseException:
         lock.release()
         raise
+
+
+def _access_error(loc: StoreLocation, exc: Exception, action: str) -> Exception:
+    """``exc`` as a one-line StoreError when it is an error of the filesystem or of the object store
+    (no credentials, endpoint unreachable, access denied); ``exc`` itself otherwise."""
+    if isinstance(exc, InstrecError):
+        return exc
+    kinds = {cls.__name__ for cls in type(exc).__mro__}
+    if not isinstance(exc, OSError) and not any(cls.__module__.startswith("botocore") for cls in type(exc).__mro__):
+        return exc
+    if "NoCredentialsError" in kinds or "PartialCredentialsError" in kinds:
+        hint = ("no S3 credentials were found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), "
+                "and --endpoint-url for a server other than AWS")
+    elif "EndpointConnectionError" in kinds or "ConnectionError" in kinds or "ConnectTimeoutError" in kinds:
+        hint = "the storage endpoint cannot be reached; check the network and --endpoint-url"
+    elif isinstance(exc, PermissionError):
+        hint = "access denied; check the credentials and the bucket's permissions"
+    elif isinstance(exc, NotADirectoryError):
+        hint = "a part of the path is a regular file, not a folder; check the path"
+    else:
+        hint = f"{type(exc).__name__}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+    return StoreError(f"{loc.url}: cannot {action} the store ({hint})")
 
 
 def _safe_ls(loc: StoreLocation, *, detail: bool = False) -> list:

@@ -27,7 +27,7 @@ from training.augment import Augmenter
 from training.losses import MaskedLoss
 from training.run import (
     LAST_FILE, METRICS_FILE, MODEL_FILE, RunError, finite_or_none, load_checkpoint, model_checkpoint,
-    rng_state, save_checkpoint, set_rng_state,
+    rng_state, save_checkpoint, set_rng_state, write_atomically,
 )
 from training.validation import score_predictions
 
@@ -178,7 +178,10 @@ def fit(model: nn.Module, *, train_loader: Any, val_loader: Any | None, loss_fn:
                     optimizer=optimizer, scheduler=scheduler, augment=augment, on_epoch_end=on_epoch_end)
     finally:  # the curve is drawn once, also after a crash or an interrupt
         if state.history:
-            plot_loss_curve(state.history, run_dir / "loss_curve.png")
+            try:
+                plot_loss_curve(state.history, run_dir / "loss_curve.png")
+            except RunError as exc:  # a full disk: the weights matter, the figure does not
+                log.warning("loss curve not drawn: %s", exc)
     return state.history
 
 
@@ -245,7 +248,7 @@ def plot_loss_curve(history: list[dict[str, Any]], path: Path) -> None:
     axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=100, format="png"))
 
 
 def training_priors(stats: Any, classes: list[str], dominants: list[str | None]) -> dict[str, Any]:
@@ -304,6 +307,10 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
           on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> Path:
     """Train ``config.model`` on ``config.features`` of the store; returns the run directory.
 
+    The run directory is locked for the whole run as a store is for a writer
+    (:class:`storage.locking.StoreLock`, ``RUN/.lock``): a second ``train`` into the same
+    ``config.out`` fails at once naming the holder, instead of mixing two runs' files.
+
     Parameters
     ----------
     config : TrainConfig
@@ -314,6 +321,25 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
     on_epoch_end : callable, optional
         Called with each epoch's metrics record.
     """
+    from storage.layout import resolve
+    from storage.locking import StoreLock
+
+    activity = "another `instrec train` is writing this run directory"
+    try:
+        # No age limit: a run directory is local, and a killed holder's lock is taken over by its pid.
+        lock = StoreLock(resolve(config.out), stale_after_s=math.inf, activity=activity).acquire()
+    except OSError as exc:
+        raise RunError(f"{config.out}: cannot create the run directory ({exc.strerror or exc}); choose a "
+                       "writable --out") from None
+    try:
+        return _train(config, store=store, resume=resume, on_epoch_end=on_epoch_end)
+    finally:
+        lock.release()
+
+
+def _train(config: Any, *, store: Any, resume: bool,
+           on_epoch_end: Callable[[dict[str, Any]], None] | None) -> Path:
+    """:func:`train` once the run directory is locked."""
     from training.blocks import Standardized
     from training.data import WindowDataset, default_workers, feature_statistics, label_statistics, make_loader
     from training.registry import build_model

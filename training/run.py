@@ -10,6 +10,7 @@ Layout of ``RUN/``::
     last.pt          resume checkpoint: model, optimizer, scheduler, RNG states, epoch, sampler
     metrics.jsonl    one JSON object per epoch
     loss_curve.png   training and validation loss per epoch
+    .lock            present while `instrec train` writes the run (pid, host; see storage/locking.py)
     thresholds.json  the decision rule tuned on validation when training ended (or by
                      ``instrec tune-thresholds``): per-class and micro thresholds, the default
                      variant and where they were tuned (see evaluation/decision.py); 0.5 without it
@@ -49,11 +50,29 @@ class RunError(InstrecError):
     """A run directory is missing files, or holds a file that cannot be trusted or read."""
 
 
+def write_atomically(path: Path, write: Any) -> None:
+    """Call ``write(tmp)`` for a temporary file beside ``path``, then rename it over ``path``.
+
+    A failure (a full disk...) removes the temporary file, leaves ``path`` as it was and is a
+    :class:`RunError` naming ``path``.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"{path}: cannot write it ({exc.strerror or exc}); free disk space or choose a writable "
+                       "--out (a run interrupted this way continues with --resume)") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (a temporary file renamed over the target)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def read_json(path: Path) -> Any:
@@ -67,26 +86,38 @@ def read_json(path: Path) -> Any:
 
 def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
     """``torch.save`` atomically; ``state`` must hold only tensors and plain Python values."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(dict(state), tmp)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: torch.save(dict(state), tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True``; anything with code in it is refused."""
     if not path.is_file():
         raise RunError(f"{path}: missing; train the run first (instrec train ... --out {path.parent})")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch's zip format, or a pickle
+        raise RunError(f"{path}: not a PyTorch checkpoint (its content is neither torch's zip format nor a "
+                       "pickle: damaged or another kind of file); re-run training or restore the file")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunError(
-            f"{path}: refused to load: the file holds objects other than weights ({first}). "
+            f"{path}: refused to load: the file holds objects other than weights ({unpickling_reason(exc)}). "
             "Only checkpoints written by `instrec train` (tensors and plain values) are loaded; "
             "do not load checkpoints from untrusted sources"
         ) from None
     except (RuntimeError, EOFError, OSError) as exc:
         raise RunError(f"{path}: unreadable checkpoint ({exc}); re-run training") from None
+
+
+def unpickling_reason(exc: Exception) -> str:
+    """What torch's weights-only unpickler refused, without its advice to load with
+    ``weights_only=False`` (which would run the file's code)."""
+    for paragraph in str(exc).split("\n\n"):
+        text = " ".join(paragraph.split())
+        if text and not text.startswith(("Weights only load failed", "Check the documentation", "Please file")):
+            return text
+    return type(exc).__name__
 
 
 def rng_state() -> dict[str, Any]:

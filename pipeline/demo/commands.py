@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from pipeline.arguments import positive_float, positive_int
 from pipeline.demo.corpus import SOUNDFONT_SPLITS, generate_corpus
 from pipeline.demo.instruments import LAYOUTS
 from pipeline.demo.render import SOUNDFONT_ENV
@@ -27,10 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("out", metavar="OUT", help="folder to write the corpus to")
-    parser.add_argument("--layout", choices=LAYOUTS, default="aam", help="on-disk layout (default: aam)")
-    parser.add_argument("--songs", type=int, default=40, help="number of songs (default: 40)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each song (default: 20)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="aam", help="on-disk layout")
+    parser.add_argument("--songs", type=positive_int, default=40, help="number of songs")
+    parser.add_argument("--seconds", type=positive_float, default=20.0, help="length of each song")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument(
         "--soundfont",
         action="append",
@@ -44,28 +45,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="stem",
         help="how stems get soundfonts: stem (each stem draws its own), holdout (test-split songs "
         "use only the last soundfont, every other stem draws from the rest), cycle (all stems of "
-        "song i use soundfont i %% n) or random (one drawn per song) (default: stem)",
+        "song i use soundfont i %% n) or random (one drawn per song)",
     )
     parser.add_argument(
         "--effects",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="song mix bus: random stem gains, EQ and bus reverb (default: on)",
+        help="song mix bus: random stem gains, EQ and bus reverb",
     )
     parser.add_argument(
         "--sound-design",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="per-stem effect chain (filters, EQ, compression, saturation, chorus, phaser, reverb) "
-        "and resampling shift (default: on)",
+        "and resampling shift",
     )
-    parser.add_argument("--sr", type=int, default=22050, help="sample rate in Hz (default: 22050)")
-    parser.add_argument(
-        "--workers", type=int, default=2, help="groups of songs rendered in parallel (default: 2)"
-    )
-    parser.add_argument("--split-ratios", type=_ratios, default=(0.8, 0.1, 0.1), metavar="TRAIN,VAL,TEST",
-                        help="shares of the deterministic split by track id (default: 0.8,0.1,0.1; a held-out "
-                             "corpus for validation and test only: 0,0.5,0.5)")
+    parser.add_argument("--sr", type=positive_int, default=22050, help="sample rate in Hz")
+    parser.add_argument("--workers", type=positive_int, default=2, help="groups of songs rendered in parallel")
+    parser.add_argument("--split-ratios", type=_ratios, default="0.8,0.1,0.1", metavar="TRAIN,VAL,TEST",
+                        help="shares of the deterministic split by track id (a held-out corpus for validation "
+                             "and test only: 0,0.5,0.5)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_demo_corpus)
 
 
@@ -95,6 +95,7 @@ def run_demo_corpus(args: argparse.Namespace) -> int:
         sr=args.sr,
         workers=args.workers,
         split_ratios=args.split_ratios,
+        progress=not args.no_progress,
     )
     for info in infos:
         print(json.dumps(info, sort_keys=True))

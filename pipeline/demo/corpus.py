@@ -11,9 +11,10 @@ the corpus grows and the same seed gives byte-identical files.
 * sound design of stem ``k``: ``default_rng([seed, i, 3, k])``;
 * drum kit of stem ``k``: ``default_rng([seed, i, 4, k])``.
 
-Track ids are ``0001``... (AAM) or ``Track00001``... (Slakh); the split is
-:func:`pipeline.track.deterministic_split` of the id with ``split_ratios`` (default 80/10/10,
-the ratios the readers give AAM tracks; Slakh tracks are written under that split's folder).
+Track ids are ``0001``... (AAM) or ``Track00001``... (Slakh); the splits are
+:func:`pipeline.track.assign_splits` of the ids with ``split_ratios`` (default 80/10/10, the
+split the AAM reader gives the same ids; Slakh tracks are written under that split's folder),
+so a corpus of 3 songs or more has a validation and a test song.
 A held-out corpus for the leave-one-timbre-out protocol uses ``(0, 0.5, 0.5)``: half of its
 songs validate, half test.
 
@@ -36,9 +37,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -59,7 +62,7 @@ from pipeline.demo.render import (
     usable_shift,
 )
 from pipeline.demo.sound_design import apply_sound_design, draw_sound_design, restore_timing
-from pipeline.track import InstrecError, deterministic_split
+from pipeline.track import SPLITS, InstrecError, assign_splits
 
 SOUNDFONT_SPLITS = ("stem", "holdout", "cycle", "random")
 GENERATOR = "instrec demo-corpus 2"
@@ -255,11 +258,28 @@ def _write_song(out: Path, config: CorpusConfig, job: _Job, audio: list[np.ndarr
                "stem_info": _stem_records(job, shas)}  # fmt: skip
     if config.layout == "aam":
         return str(write_aam_song(out, job.track_id, song, **written))
+    remove_earlier_copies(out, job.track_id, job.split)
     return str(write_slakh_song(out, job.track_id, job.split, song, **written))
 
 
-def _make_batch(out: Path, config: CorpusConfig, jobs: list[_Job], shas: dict[Path, str]) -> list[dict]:
-    """Render a group of songs (one FluidSynth run per soundfont) and write them."""
+def remove_earlier_copies(out: Path, track_id: str, split: str) -> None:
+    """Delete this generator's earlier copy of a Slakh-layout song from another split's folder.
+
+    A small corpus's splits move songs as it grows (:func:`pipeline.track.assign_splits`); the
+    song is written again under its new split, and the old folder (recognised by its
+    ``render.json``) would otherwise be a second copy of the track id.
+    """
+    for other in SPLITS:
+        folder = out / other / track_id
+        if other != split and (folder / "render.json").is_file():
+            shutil.rmtree(folder)
+            logger.info("%s: moved from %s to %s (the split of a small corpus)", track_id, other, split)
+
+
+def _make_batch(out: Path, config: CorpusConfig, jobs: list[_Job], shas: dict[Path, str],
+                on_song: Callable[[], None] = lambda: None) -> list[dict]:
+    """Render a group of songs (one FluidSynth run per soundfont) and write them; ``on_song()``
+    after each song (written or skipped)."""
     requests: dict[Path, list[tuple[int, int]]] = {}
     built: dict[tuple[int, int], StemRequest] = {}
     problems: dict[int, str] = {}
@@ -296,6 +316,7 @@ def _make_batch(out: Path, config: CorpusConfig, jobs: list[_Job], shas: dict[Pa
             info["problem"] = f"{job.track_id}: {exc}"
             logger.warning("skipped %s", info["problem"])
         infos.append(info)
+        on_song()
     return infos
 
 
@@ -313,6 +334,7 @@ def generate_corpus(
     sr: int = 22050,
     workers: int = 2,
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    progress: bool = False,
 ) -> list[dict]:
     """Compose, render and write a demo corpus.
 
@@ -341,6 +363,8 @@ def generate_corpus(
         Groups of songs rendered at the same time.
     split_ratios : (train, validation, test)
         Shares of the deterministic split by track id.
+    progress : bool
+        Show a progress bar (songs written) on stderr.
 
     Returns
     -------
@@ -364,7 +388,8 @@ def generate_corpus(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     track_ids = [track_id_for(layout, i) for i in range(songs)]
-    splits = [deterministic_split(track_id, config.split_ratios) for track_id in track_ids]
+    assigned_splits = assign_splits(track_ids, config.split_ratios)  # what the readers give these ids
+    splits = [assigned_splits[track_id] for track_id in track_ids]
     corpus = compose_corpus(layout=layout, songs=songs, seconds=config.seconds, seed=seed)
     assigned = assign_soundfonts(
         [len(s.parts) for s in corpus], splits, fonts, mode=soundfont_split, seed=seed
@@ -384,8 +409,11 @@ def generate_corpus(
     n_groups = config.workers * math.ceil(songs / (config.workers * SONGS_PER_BATCH))
     size = math.ceil(songs / n_groups)
     groups = [jobs[g : g + size] for g in range(0, songs, size)]
-    with ThreadPoolExecutor(max_workers=config.workers) as pool:
-        futures = [pool.submit(_make_batch, out, config, group, shas) for group in groups]
+    from tqdm import tqdm
+
+    with ThreadPoolExecutor(max_workers=config.workers) as pool, \
+            tqdm(total=songs, desc="demo-corpus", unit="song", disable=not progress) as bar:
+        futures = [pool.submit(_make_batch, out, config, group, shas, lambda: bar.update(1)) for group in groups]
         infos = [info for future in futures for info in future.result()]
     stale = stale_songs(out, infos)
     if stale:

@@ -8,7 +8,9 @@ import sys
 from typing import TextIO
 
 from features.activity import ACTIVITY_MODES, ActivityConfig
+from pipeline.arguments import non_negative_int, positive_float
 from pipeline.musicnn_options import add_musicnn_arguments, musicnn_options_from_args
+from pipeline.readers import DATASETS
 from pipeline.track import InstrecError
 from pipeline.vggish_options import add_vggish_arguments, build_feature_configs, vggish_options_from_args
 
@@ -26,19 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("root", metavar="ROOT", help="the dataset's folder")
-    parser.add_argument("--dataset", required=True, help="aam, slakh, openmic, folder or demo")
+    parser.add_argument("--dataset", required=True, choices=DATASETS, help="which reader to use")
     parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
-    parser.add_argument("--features", default="logmel", help="comma-separated feature sets (default: logmel)")
-    parser.add_argument("--workers", type=int, default=2, help="local Dask workers (threads); 0 = in-process")
+    parser.add_argument("--features", default="logmel", metavar="SPEC[,SPEC...]",
+                        help="comma-separated feature sets, each a name (logmel, logmel-vggish, scalogram, vggish, "
+                             "vggish-input) with optional parameters: logmel:n_mels=64,hop_length=256,scalogram")
+    parser.add_argument("--workers", type=non_negative_int, default=2,
+                        help="local Dask workers (threads); 0 = in-process")
     parser.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",
-                        help="use an existing Dask cluster instead of a local one")
-    parser.add_argument("--taxonomy", default=None, help="class vocabulary (see `instrec manifest`)")
+                        help="use an existing Dask cluster (default: a local one with --workers)")
+    parser.add_argument("--taxonomy", default=None,
+                        help="class vocabulary; Slakh: inst_class (the default), program or slakh34")
     parser.add_argument("--prune", action="store_true", help="remove tracks whose sources are gone")
-    parser.add_argument("--endpoint-url", default=None, help="S3 endpoint (e.g. http://127.0.0.1:9000)")
+    parser.add_argument("--endpoint-url", default=None, metavar="URL",
+                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--batch-seconds", type=float, default=120.0, metavar="S",
-                        help="audio per Dask task (default 120); smaller spreads a small run over more "
-                             "workers of a big cluster")
+    parser.add_argument("--batch-seconds", type=positive_float, default=120.0, metavar="S",
+                        help="audio per Dask task; smaller spreads a small run over more workers of a big cluster")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--stems", action=argparse.BooleanOptionalAction, default=None,
                         help="also store every song's stems (same feature sets and frame grid, each with its "
@@ -48,9 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="frame labels from the MIDI notes (notes) or from each stem's own energy "
                              "(stem-energy, MedleyDB-style: drum decays and releases count). Default: what the "
                              "store was built with (a new store: notes)")
-    parser.add_argument("--activity-threshold-db", type=float, default=ActivityConfig().threshold_db,
-                        metavar="DB", help="stem-energy: active within this many dB of the stem's loud level "
-                                           f"(default {ActivityConfig().threshold_db:g})")
+    parser.add_argument("--activity-threshold-db", type=positive_float, default=ActivityConfig().threshold_db,
+                        metavar="DB", help="stem-energy: active within this many dB of the stem's loud level")
     add_vggish_arguments(parser)
     add_musicnn_arguments(parser)
     parser.set_defaults(handler=run_extract)
@@ -68,11 +73,15 @@ def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Extract; exit 0 when every track is done or skipped, 1 when some failed."""
     from pipeline.extraction.driver import extract_dataset, label_settings
     from pipeline.extraction.extract import FeatureTarget
+    from pipeline.feature_specs import FeatureSpecError, split_feature_list
     from pipeline.readers import read_dataset
     from pipeline.readers.files import SourceHashCache
 
     out = out or sys.stdout
-    names = [n.strip() for n in args.features.split(",") if n.strip()]
+    try:
+        names = split_feature_list(args.features)
+    except FeatureSpecError as exc:
+        raise InstrecError(f"--features: {exc}") from None
     if not names:
         raise InstrecError("--features is empty; name at least one feature set, e.g. --features logmel")
     options = vggish_options_from_args(args, storage_options=storage_options_for(args.endpoint_url))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import operator
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -79,6 +80,24 @@ def _pending_keys(store: FeatureStore, track: Track, keys: Sequence[str]) -> lis
         if any(r is None or r["content_hash"] != track.content_hash for r in records):
             todo.append(key)
     return todo
+
+
+def _split_moves(store: FeatureStore, track: Track, keys: Sequence[str]) -> list[dict]:
+    """Records re-committing ``track``'s unchanged versions in feature sets ``keys`` under its new split.
+
+    A track's split can change without its sources changing: the split of a corpus of a few songs
+    (:func:`pipeline.track.assign_splits`) moves songs when the corpus grows.  The versions stay,
+    only the manifest records change (same path, so nothing is rewritten or deleted).
+    """
+    sets = store.manifest["feature_sets"]
+    moves = []
+    for key in keys:
+        for level, kind in (("tracks", None), ("stems", "stems")):
+            record = sets[key].get(level, {}).get(track.track_id)
+            if record is not None and record.get("split") != track.split:
+                moves.append({**record, "track_id": track.track_id, "feature_set": key, "split": track.split,
+                              **({"kind": kind} if kind else {})})
+    return moves
 
 
 def label_settings(store_url: str, *, stems: bool | None = None, activity: ActivityConfig | None = None,
@@ -317,7 +336,11 @@ def extract_dataset(
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     summary = ExtractionSummary(store=str(store_url), run_id=run_id, feature_sets=[t.spec.key for t in targets])
     with open_store(store_url, mode="a", storage_options=storage_options) as store:
+        from tqdm import tqdm
+
         cluster = _Cluster(workers=workers, address=dask_address, processes=local_processes)
+        # every track of the dataset: computed, skipped unchanged or failed (readers know how many)
+        bar = tqdm(desc="extract", unit="track", total=operator.length_hint(tracks) or None, disable=not progress)
         try:
             garbage = store.collect_garbage()
             if garbage:
@@ -327,7 +350,8 @@ def extract_dataset(
             seen: set[str] = set()
             activity = activity or ActivityConfig()
             settings = {"stems": bool(stems), "activity": activity.to_json()}
-            pending = _plan(store, tracks, targets, dataset=dataset, summary=summary, seen=seen, settings=settings)
+            pending = _plan(store, tracks, targets, dataset=dataset, summary=summary, seen=seen, settings=settings,
+                            bar=bar)
             if hash_cache is not None:
                 pending = _save_hashes_after(pending, store, hash_cache)
             with single_threaded_blas():  # for the whole run: the threads of a local cluster share it
@@ -338,13 +362,14 @@ def extract_dataset(
                     results = runner(_batches(pending, batch_seconds=max_batch_seconds),
                                      BatchContext(store=store, block_frames=block_frames, stems=bool(stems),
                                                   activity=activity))
-                _execute(results, store=store, summary=summary, progress=progress, commit_every_s=commit_every_s)
+                _execute(results, store=store, summary=summary, bar=bar, commit_every_s=commit_every_s)
             if prune and not seen:
                 raise InstrecError(
                     f"{store_url}: --prune with a dataset that yielded no tracks would empty the store; "
                     "check the dataset root"
                 )
         finally:
+            bar.close()
             cluster.close()
         if prune:
             removals = [(key, tid) for key in store.feature_sets()
@@ -360,21 +385,26 @@ def extract_dataset(
 
 def _plan(store: FeatureStore, tracks: Iterable[Track | TrackProblem], targets: Sequence[FeatureTarget], *,
           dataset: str | None, summary: ExtractionSummary, seen: set[str],
-          settings: dict | None = None) -> Iterator[tuple[Track, list]]:
+          settings: dict | None = None, bar: Any = None) -> Iterator[tuple[Track, list]]:
     """Yield the (track, feature sets) that need computing, as the reader yields tracks.
 
     Unchanged tracks go to ``summary.skipped``, reader problems to ``summary.failed``; every
-    track id read is added to ``seen``.  The store is initialised at the first track.
+    track id read is added to ``seen``.  The store is initialised at the first track.  ``bar``
+    (a tqdm bar) counts the tracks that are not computed.
     """
     keys = [t.spec.key for t in targets]
     initialized = False
     for item in tracks:
         if isinstance(item, TrackProblem):  # "problem" names the file, as every other failure does
             summary.failed.append({"track_id": item.track_id, "path": str(item.path), "problem": str(item)})
+            if bar is not None:
+                bar.update(1)
             continue
         if item.track_id in seen:
             summary.failed.append({"track_id": item.track_id, "path": str(item.audio),
                                    "problem": f"{item.audio}: duplicate track id {item.track_id!r}; skipped"})
+            if bar is not None:
+                bar.update(1)
             continue
         seen.add(item.track_id)
         if not initialized:
@@ -383,10 +413,16 @@ def _plan(store: FeatureStore, tracks: Iterable[Track | TrackProblem], targets: 
                 store.add_feature_set(target.spec)
             initialized = True
         todo = set(_pending_keys(store, item, keys))
+        moves = _split_moves(store, item, [key for key in keys if key not in todo])
+        if moves:
+            store.commit(moves)
+            log.info("%s: split is now %s (unchanged data kept)", item.track_id, item.split)
         if todo:
             yield item, [t for t in targets if t.spec.key in todo]
         else:
             summary.skipped.append(item.track_id)
+            if bar is not None:
+                bar.update(1)
 
 
 def _save_hashes_after(items: Iterator, store: FeatureStore, hash_cache: SourceHashCache) -> Iterator:
@@ -397,13 +433,11 @@ def _save_hashes_after(items: Iterator, store: FeatureStore, hash_cache: SourceH
 
 
 def _execute(batch_results: Iterable[list[TrackResult]], *, store: FeatureStore, summary: ExtractionSummary,
-             progress: bool, commit_every_s: float) -> None:
-    """Collect finished batches, committing their tracks every ``commit_every_s`` seconds and at the end."""
-    from tqdm import tqdm
-
+             bar: Any, commit_every_s: float) -> None:
+    """Collect finished batches, committing their tracks every ``commit_every_s`` seconds and at the end
+    (``bar``: the run's tqdm bar)."""
     staged: list[dict] = []
     last_commit = time.monotonic()
-    bar = tqdm(desc="extract", unit="track", disable=not progress)
     try:
         for results in batch_results:
             for result in results:
@@ -420,6 +454,5 @@ def _execute(batch_results: Iterable[list[TrackResult]], *, store: FeatureStore,
                 store.commit(staged)
                 staged, last_commit = [], time.monotonic()
     finally:
-        bar.close()
         if staged:  # also on KeyboardInterrupt: what finished is kept
             store.commit(staged)

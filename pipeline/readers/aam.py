@@ -13,6 +13,17 @@ holds until the next row; the last row's time ends every key.  An instrument is 
 while any of its keys sounds (a ``+k`` on a sounding key restarts the note, the instrument
 stays active).  ``events_from="midi"`` reads the per-instrument MIDI files instead.
 
+An onsets file that is empty or cut short would give a song with all-negative (or
+early-ending) labels, so the extent of the annotations is checked: an empty ``@DATA`` is
+refused; the onsets' last row must lie within :data:`END_TOLERANCE_S` (1 s) of the
+``'end'`` row of ``<id>_segments.arff``; without a segments file (or its ``'end'`` row) the
+onsets may end at most :data:`MAX_UNANNOTATED_TAIL_S` (10 s) before the audio does.  A song
+failing either check is a :class:`~pipeline.track.TrackProblem` naming the onsets file.
+Annotation files may start with a UTF-8 byte-order mark.
+
+Splits: :func:`~pipeline.track.assign_splits` over every song id found (the per-id hash
+split; a corpus of 3 songs or more always gets a validation and a test song).
+
 Source hashes cover the annotations, the mix audio and (with ``events_from="midi"``) the
 MIDI files.  Stems (``<id>_<Instrument>.flac``) become :class:`~pipeline.track.Stem` records
 holding that instrument's events; their audio is hashed only with ``stems=True`` (stores with
@@ -34,15 +45,22 @@ from pipeline.readers.files import (
 from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
 from pipeline.readers.midi import midi_note_intervals
 from pipeline.readers.taxonomy import AAM_INSTRUMENTS, fixed_taxonomy
-from pipeline.track import DatasetError, Event, Stem, Track, TrackProblem, deterministic_split
+from pipeline.track import (
+    DatasetError, Event, Stem, Track, TrackProblem, TrackScan, assign_splits, deterministic_split,
+)
 
 log = logging.getLogger(__name__)
 
 MIX_EXTENSIONS = (".flac", ".wav", ".mp3")
 ONSET_COLUMN_PREFIX = "Onset events of "
 ANNOTATION_KINDS = ("onsets", "segments", "beatinfo")
-# Annotations may end a little after the audio (rounding); beyond this, warn.
+# Annotations may end a little after the audio (rounding); beyond this, warn.  The onsets and
+# the segments 'end' row mark the same moment (the last note-off); more than this apart, the
+# onsets are cut short (or from another song) and the song is refused.
 END_TOLERANCE_S = 1.0
+# Without a segments file, onsets ending more than this before the audio does (a reverb tail
+# and trailing silence are far shorter in AAM) are taken as cut short and the song is refused.
+MAX_UNANNOTATED_TAIL_S = 10.0
 # What each liac-arff error means; its own message can quote the offending line.
 ARFF_PROBLEMS = {
     "BadRelationFormat": "a bad @RELATION line",
@@ -97,7 +115,7 @@ def load_arff(path: Path, *, data_optional: bool = False) -> dict:
         Missing, unreadable or malformed file.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is not content
     except FileNotFoundError as exc:
         raise DatasetError(f"{path}: annotation file is missing; re-download the AAM annotations") from exc
     except OSError as exc:
@@ -220,7 +238,10 @@ def onset_events(path: Path) -> tuple[list[Event], float]:
         for column, instrument in enumerate(instruments)
         for onset, offset in key_intervals([(t, c[column]) for t, c in zip(times, cells)])
     ]
-    return events, (times[-1] if times else 0.0)
+    if not times:
+        raise DatasetError(f"{path}: the @DATA section has no rows, so the song would have no labels; the file "
+                           "is cut short: re-download the AAM annotations")
+    return events, times[-1]
 
 
 def segments_end(path: Path) -> float | None:
@@ -288,7 +309,7 @@ def read_aam(
     taxonomy : {None, "aam"}
         AAM has one vocabulary, :data:`~pipeline.readers.taxonomy.AAM_INSTRUMENTS`.
     split_ratios : (train, validation, test)
-        Ratios of the deterministic split by song id.
+        Ratios of the deterministic split by song id (:func:`~pipeline.track.assign_splits`).
     merge_gap_s, min_event_s : float
         Optional event smoothing (see :class:`~pipeline.readers.labels.EventOptions`).
     events_from : {"onsets", "midi"}
@@ -318,11 +339,12 @@ def read_aam(
         raise DatasetError(
             f"{root}: no AAM song found (no <id>_onsets.arff or <id>_mix.flac under it); check the path"
         )
-    return (
-        read_song(root, index, track_id, vocabulary.classes, options, events_from, split_ratios, dataset,
+    splits = assign_splits(ids, split_ratios)
+    return TrackScan((
+        read_song(root, index, track_id, vocabulary.classes, options, events_from, splits[track_id], dataset,
                   hash_cache=hash_cache, stems=stems)
         for track_id in ids
-    )
+    ), len(ids))
 
 
 def read_song(
@@ -332,13 +354,14 @@ def read_song(
     classes: tuple[str, ...],
     options: EventOptions,
     events_from: str,
-    split_ratios: tuple[float, float, float],
+    split: str,
     dataset: str,
     *,
     hash_cache: SourceHashCache | None = None,
     stems: bool = False,
 ) -> Track | TrackProblem:
-    """One AAM song, or the problem that keeps it out (``stems``: see :func:`read_aam`)."""
+    """One AAM song, or the problem that keeps it out (``split``: its split from :func:`read_aam`;
+    ``stems``: see there)."""
     try:
         mix = find_one(index, [f"{track_id}_mix{ext}" for ext in MIX_EXTENSIONS], track_id)
         annotations = {
@@ -371,6 +394,7 @@ def read_song(
         return header
     duration, sample_rate = header
     current = onsets_path
+    confirmed_end = None  # the segments file's 'end', when it agrees with the onsets
     try:
         events, annotated_end = onset_events(onsets_path)
         used = [onsets_path, mix]
@@ -382,6 +406,14 @@ def read_song(
                     f"{onsets_path} ends at {annotated_end:.3f} s but the segments 'end' is {end:.3f} s; "
                     "the two annotations are from different songs"
                 )
+            if end is not None and annotated_end < end - END_TOLERANCE_S:
+                current = onsets_path
+                raise DatasetError(
+                    f"{onsets_path}: the onsets end at {annotated_end:.3f} s but {annotations['segments'].name} "
+                    f"says the song ends at {end:.3f} s; the onsets file is cut short: re-download the AAM "
+                    "annotations"
+                )
+            confirmed_end = end
             used.append(current)
         if annotations["beatinfo"] is not None:
             current = annotations["beatinfo"]
@@ -403,6 +435,13 @@ def read_song(
         hashes = hash_sources(used, root, cache=hash_cache)
     except (DatasetError, OSError) as exc:
         return TrackProblem(track_id, current, error_message(exc, current))
+    if confirmed_end is None and events_from == "onsets" and annotated_end < duration - MAX_UNANNOTATED_TAIL_S:
+        return TrackProblem(
+            track_id, onsets_path,
+            f"the onsets end at {annotated_end:.3f} s but the audio {mix.name} lasts {duration:.3f} s (more than "
+            f"{MAX_UNANNOTATED_TAIL_S:g} s unannotated, and no segments file to confirm the end); the onsets file "
+            "is cut short: re-download the AAM annotations",
+        )
     if annotated_end > duration + END_TOLERANCE_S:
         log.warning("%s: annotations run to %.2f s but the audio lasts %.2f s; events are cut there",
                     mix, annotated_end, duration)
@@ -415,7 +454,7 @@ def read_song(
         audio=mix,
         duration=duration,
         sample_rate=sample_rate,
-        split=deterministic_split(track_id, split_ratios),
+        split=split,
         classes=classes,
         source_hashes=hashes,
         stems=found,

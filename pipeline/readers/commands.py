@@ -8,6 +8,7 @@ import os
 import sys
 from typing import TextIO
 
+from pipeline.arguments import non_negative_float
 from pipeline.readers import DATASETS, read_dataset
 from pipeline.track import DatasetError, TrackProblem
 
@@ -31,11 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="class vocabulary; Slakh: inst_class (default), program or slakh34",
     )
     parser.add_argument(
-        "--min-event-s", type=float, default=None, metavar="S",
+        "--min-event-s", type=non_negative_float, default=None, metavar="S",
         help="drop events shorter than S seconds (AAM, Slakh; off by default)",
     )
     parser.add_argument(
-        "--merge-gap-s", type=float, default=None, metavar="S",
+        "--merge-gap-s", type=non_negative_float, default=None, metavar="S",
         help="close gaps shorter than S seconds between events of one class (AAM, Slakh; off by default)",
     )
     parser.set_defaults(handler=run_manifest)

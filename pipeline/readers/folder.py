@@ -12,7 +12,7 @@ The file type is read from the content, so a WAV named ``.flac`` is read as WAV.
 
 Tracks are unlabelled: no classes, no events, every clip label unknown.  Their split is
 ``test`` (they are for prediction) unless ``split="deterministic"`` asks for the
-track-id split.  Source hashes cover the audio file.
+track-id split (:func:`~pipeline.track.assign_splits`).  Source hashes cover the audio file.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from pipeline.audio import AUDIO_EXTENSIONS
 from pipeline.readers.files import (
     SourceHashCache, audio_header, check_root, outside_root_problem, relative_name, walk_files,
 )
-from pipeline.track import SPLITS, DatasetError, Track, TrackProblem, deterministic_split, file_hash
+from pipeline.track import (
+    SPLITS, DatasetError, Track, TrackProblem, TrackScan, assign_splits, deterministic_split, file_hash,
+)
 
 
 def read_folder(
@@ -69,7 +71,7 @@ def read_folder(
         raise DatasetError(
             f"{root}: no audio file ({', '.join(AUDIO_EXTENSIONS)}) found under it; check the path"
         )
-    return _read_files(root, files, split, split_ratios, dataset, hash_cache)
+    return TrackScan(_read_files(root, files, split, split_ratios, dataset, hash_cache), len(files))
 
 
 def _read_files(
@@ -77,11 +79,11 @@ def _read_files(
     hash_cache: SourceHashCache | None,
 ) -> Iterator[Track | TrackProblem]:
     stems = Counter(PurePosixPath(relative_name(path, root)).with_suffix("").as_posix() for path in files)
-    for path in files:
-        name = relative_name(path, root)
-        track_id = PurePosixPath(name).with_suffix("").as_posix()
-        if stems[track_id] > 1:
-            track_id = name
+    names = [relative_name(path, root) for path in files]
+    ids = [name if stems[stem] > 1 else stem
+           for name, stem in ((name, PurePosixPath(name).with_suffix("").as_posix()) for name in names)]
+    splits = assign_splits(ids, split_ratios) if split == "deterministic" else {}
+    for path, name, track_id in zip(files, names, ids):
         refused = outside_root_problem(track_id, [path], root)
         if refused is not None:
             yield refused
@@ -102,7 +104,7 @@ def _read_files(
             audio=path,
             duration=duration,
             sample_rate=sample_rate,
-            split=deterministic_split(track_id, split_ratios) if split == "deterministic" else split,
+            split=splits.get(track_id, split),
             classes=(),
             source_hashes=hashes,
             strong_labels=False,

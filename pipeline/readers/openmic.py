@@ -5,7 +5,8 @@ Layout of the ``openmic-2018-v1.0.0`` release: ``class-map.json`` (class -> colu
 and/or ``openmic-2018.npz`` (``Y_true``, ``Y_mask``, ``sample_key``),
 ``partitions/split01_{train,test}.csv`` (one key per line, no header),
 ``audio/XXX/<key>.ogg`` and ``vggish/XXX/<key>.json`` (``XXX`` = the key's first three
-characters).  When both label files exist the CSV is read.
+characters).  When both label files exist the CSV is read.  The text files may start with a
+UTF-8 byte-order mark (as spreadsheet programs write them).
 
 Labels are weak: each annotated (clip, class) pair has a relevance in [0, 1] (positive when
 >= 0.5) which becomes the clip label, with ``clip_mask`` True.  Pairs nobody annotated are
@@ -41,7 +42,7 @@ from pipeline.readers.files import (
     SourceHashCache, audio_header, check_inside_root, check_root, outside_root_problem, relative_name,
 )
 from pipeline.readers.taxonomy import OPENMIC_CLASSES, fixed_taxonomy
-from pipeline.track import DatasetError, Track, TrackProblem, deterministic_split, file_hash
+from pipeline.track import DatasetError, Track, TrackProblem, TrackScan, deterministic_split, file_hash
 
 CLASS_MAP = "class-map.json"
 LABELS_CSV = "openmic-2018-aggregated-labels.csv"
@@ -74,7 +75,7 @@ def load_class_map(root: Path) -> tuple[str, ...]:
     check_inside_root(path, root)
     expected = "expected a JSON object mapping each class name to its column index; re-download it"
     try:
-        mapping = json.loads(path.read_text(encoding="utf-8"))
+        mapping = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read the class map ({exc.strerror}); re-download it") from exc
     except UnicodeDecodeError as exc:
@@ -110,7 +111,7 @@ def load_labels_csv(path: Path, classes: tuple[str, ...]) -> tuple[dict[str, dic
     known = set(classes)
     reader = None
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             missing = {"sample_key", "instrument", "relevance"} - set(reader.fieldnames or ())
             if missing:
@@ -169,7 +170,7 @@ def load_partition(path: Path) -> set[str]:
     if not path.is_file():
         return set()
     try:
-        return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+        return {line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()}
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read the partition ({exc.strerror}); re-download it") from exc
     except UnicodeDecodeError as exc:
@@ -238,7 +239,8 @@ def read_openmic(
         validation_fraction=validation_fraction,
         split_ratios=split_ratios,
     )
-    return _read_clips(root, labels_path, labels, problems, split_of, classes, dataset, hash_cache)
+    return TrackScan(_read_clips(root, labels_path, labels, problems, split_of, classes, dataset, hash_cache),
+                     len(set(labels) | set(problems)))
 
 
 def openmic_split(

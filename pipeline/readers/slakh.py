@@ -2,7 +2,10 @@
 
 Layout: ``TrackXXXXX/{metadata.yaml, all_src.mid, MIDI/SXX.mid, stems/SXX.flac|wav,
 mix.flac|wav}``, either under ``train/``, ``validation/``, ``test/`` and ``omitted/`` (the
-folder is the split) or flat (then the split is deterministic from the track id).
+folder is the split) or flat (then the split is deterministic from the track id,
+:func:`~pipeline.track.assign_splits`: 3 flat tracks or more always give a validation and a
+test track).  A stem listed twice in ``metadata.yaml`` (YAML would keep the last entry
+silently) refuses the track.
 
 A stem counts when both its MIDI and its audio file exist: the ``audio_rendered`` and
 ``midi_saved`` flags in ``metadata.yaml`` are not reliable (BabySlakh sets them all false).
@@ -44,7 +47,9 @@ from pipeline.readers.files import (
 from pipeline.readers.labels import EventOptions, clean_events, strong_label_fields
 from pipeline.readers.midi import midi_note_intervals
 from pipeline.readers.taxonomy import Taxonomy, slakh_taxonomy
-from pipeline.track import DatasetError, Event, Stem, Track, TrackProblem, deterministic_split
+from pipeline.track import (
+    DatasetError, Event, Stem, Track, TrackProblem, TrackScan, assign_splits, deterministic_split,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +85,28 @@ def yaml_line(node: yaml.Node | None, *keys: object) -> int:
     return line
 
 
+def duplicate_key(node: yaml.Node | None, path: tuple[str, ...] = ()) -> tuple[tuple[str, ...], int, int] | None:
+    """The first mapping key written twice in a YAML node tree: (path of the key, line of its first
+    and of its second entry), or None.  YAML loaders keep the last entry of a duplicate silently."""
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in first:
+                    return (*path, key.value), first[key.value], line
+                first[key.value] = line
+            found = duplicate_key(value, (*path, key.value if isinstance(key, yaml.ScalarNode) else "?"))
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = duplicate_key(item, path)
+            if found is not None:
+                return found
+    return None
+
+
 def yaml_error_message(exc: yaml.YAMLError) -> str:
     """Where a YAML error is, without the excerpt of the file that PyYAML's message quotes."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -101,7 +128,7 @@ def load_metadata(path: Path) -> dict:
     """
     unreadable = f"{path}: cannot read the track metadata"
     try:
-        metadata, node = yaml_document(path.read_text(encoding="utf-8"))
+        metadata, node = yaml_document(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise DatasetError(f"{unreadable} ({exc.strerror}); re-download the track") from exc
     except UnicodeDecodeError as exc:
@@ -113,6 +140,14 @@ def load_metadata(path: Path) -> dict:
         ) from exc
     if not isinstance(metadata, dict):
         raise DatasetError(f"{path}: expected a YAML mapping with a 'stems' entry; re-download the track")
+    duplicate = duplicate_key(node)
+    if duplicate is not None:
+        keys, first, second = duplicate
+        what = f"stem {keys[1]}" if len(keys) == 2 and keys[0] == "stems" else f"key {'.'.join(keys)}"
+        raise DatasetError(
+            f"{path}: line {second}: {what} is listed twice (first at line {first}); which entry holds is "
+            "ambiguous: keep one of them or re-download the track"
+        )
     stems = metadata.get("stems")
     if not isinstance(stems, dict) or not stems:
         raise DatasetError(f"{path}: field 'stems' is missing or empty; re-download the track")
@@ -210,7 +245,8 @@ def read_slakh(
     folders = track_dirs(root)
     if not folders:
         raise DatasetError(f"{root}: no Slakh track found (no TrackXXXXX/metadata.yaml under it); check the path")
-    return _read_tracks(root, folders, vocabulary, options, split_ratios, dataset, hash_cache, stems)
+    return TrackScan(_read_tracks(root, folders, vocabulary, options, split_ratios, dataset, hash_cache, stems),
+                     len(folders))
 
 
 def _read_tracks(
@@ -224,6 +260,8 @@ def _read_tracks(
     stems: bool = False,
 ) -> Iterator[Track | TrackProblem]:
     seen: dict[str, Path] = {}
+    # Tracks outside the split folders (BabySlakh, a flat copy) share out the deterministic split.
+    flat_splits = assign_splits([f.name for f in folders if f.parent.name not in SPLIT_FOLDERS], split_ratios)
     for folder in folders:
         track_id = folder.name
         if track_id in seen:
@@ -232,8 +270,8 @@ def _read_tracks(
             )
             continue
         seen[track_id] = folder
-        yield read_track(root, folder, vocabulary, options, split_ratios, dataset, hash_cache=hash_cache,
-                         stems=stems)
+        split = folder.parent.name if folder.parent.name in SPLIT_FOLDERS else flat_splits[track_id]
+        yield read_track(root, folder, vocabulary, options, split, dataset, hash_cache=hash_cache, stems=stems)
 
 
 def read_track(
@@ -241,13 +279,14 @@ def read_track(
     folder: Path,
     vocabulary: Taxonomy,
     options: EventOptions,
-    split_ratios: tuple[float, float, float],
+    split: str,
     dataset: str,
     *,
     hash_cache: SourceHashCache | None = None,
     stems: bool = False,
 ) -> Track | TrackProblem:
-    """One Slakh track folder, or the problem that keeps it out (``stems``: see :func:`read_slakh`)."""
+    """One Slakh track folder, or the problem that keeps it out (``split``: the track's split;
+    ``stems``: see :func:`read_slakh`)."""
     track_id = folder.name
     metadata_path = folder / "metadata.yaml"
     try:
@@ -306,7 +345,6 @@ def read_track(
         hashes = hash_sources([*used, mix], root, cache=hash_cache)
     except OSError as exc:
         return TrackProblem(track_id, folder, f"cannot read a source file ({exc})")
-    split = folder.parent.name if folder.parent.name in SPLIT_FOLDERS else None
     cleaned = clean_events(events, options=options, end=duration)
     return Track(
         track_id=track_id,
@@ -314,7 +352,7 @@ def read_track(
         audio=mix,
         duration=duration,
         sample_rate=sample_rate,
-        split=split or deterministic_split(track_id, split_ratios),
+        split=split,
         classes=vocabulary.classes,
         source_hashes=hashes,
         stems=found,

@@ -111,3 +111,20 @@ def test_compare_reports(tmp_path):
     assert (tmp_path / "cmp" / "compare.csv").read_text().splitlines()[0].startswith("run,store,split")
     with pytest.raises(CompareError, match="no metrics.json"):
         compare_reports([tmp_path / "missing"], tmp_path / "cmp2")
+
+
+def test_predict_command_shows_progress_over_the_songs(tmp_path, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    config = LogMelConfig(sr=8000, n_fft=512, hop_length=256, n_mels=32)
+    t = np.arange(8000) / 8000
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+    monkeypatch.setattr("evaluation.predict.load_runs", lambda dirs: [(LoudnessRun(tmp_path / "r", config), config)])
+    assert main(["predict", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "--run", "r", "--out",
+                 str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "predict: 100%" in captured.err and "| 2/2 [" in captured.err, captured.err
+    assert main(["predict", str(tmp_path / "a.wav"), "--run", "r", "--out", str(tmp_path / "out"),
+                 "--no-progress"]) == 0
+    assert "predict:" not in capsys.readouterr().err

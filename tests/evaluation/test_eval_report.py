@@ -123,3 +123,56 @@ def test_cli_registers_evaluation_commands():
     assert [str(r) for r in args.runs] == ["r1", "r2"] and len(args.audio) == 2
     with pytest.raises(SystemExit):
         build_parser().parse_args(["evaluate", "--store", "s", "--run", "r", "--out", "o", "--split", "dev"])
+
+
+def test_a_report_killed_mid_way_leaves_the_earlier_report_whole(setup, tmp_path, monkeypatch):
+    """Never the new metrics.json beside the old report.html: the folder is replaced whole or not at all."""
+    import evaluation.evaluate as evaluate_module
+
+    store, reader, run = setup
+    out = tmp_path / "report"
+    evaluate_loaded(store=store, reader=reader, run=run, split="test", out=out, n_track_plots=1)
+
+    def files() -> dict:  # content and modification time: a file written again with equal bytes counts too
+        return {p.relative_to(out): (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+
+    before = files()
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C (or a kill) while the new report's figures are drawn
+
+    monkeypatch.setattr(evaluate_module, "plot_piano_roll", killed)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_loaded(store=store, reader=reader, run=run, split="validation", out=out, n_track_plots=1)
+    assert files() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no staging folder left beside it
+    monkeypatch.undo()
+    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="validation", out=out, n_track_plots=1)
+    assert json.loads((out / "metrics.json").read_text())["split"] == metrics["split"] == "validation"
+    assert "validation: " in (out / "report.html").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_a_report_folder_holding_other_files_is_refused(setup, tmp_path):
+    store, reader, run = setup
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not a report")
+    with pytest.raises(EvaluationError, match=r"mine: holds files that are not part of an instrec report "
+                                              r"\(notes\.txt\); the report replaces the folder"):
+        evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "not a report"
+
+
+def test_few_tracks_are_noted(setup, tmp_path):
+    store, reader, run = setup
+    metrics = evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "r", n_track_plots=0)
+    assert metrics["n_tracks"] == 3
+    assert any(note.startswith("Only 3 track(s) scored in the 'test' split") for note in metrics["notes"])
+
+
+def test_evaluate_shows_progress_over_the_tracks(setup, tmp_path, capsys):
+    store, reader, run = setup
+    evaluate_loaded(store=store, reader=reader, run=run, split="test", out=tmp_path / "r", n_track_plots=0,
+                    progress=True)
+    err = capsys.readouterr().err
+    assert "evaluate: 100%" in err and "| 3/3 [" in err, err

@@ -30,3 +30,14 @@ def test_extract_command_rejects_unknown_feature_set(tmp_path, make_track, capsy
                  "--features", "mfcc", "--workers", "0"])
     assert code == 2
     assert "unknown feature set 'mfcc'" in capsys.readouterr().err
+
+
+def test_extract_progress_bar_counts_every_track_of_the_dataset(tmp_path, make_track, capsys):
+    for name in ("one", "two", "three"):
+        make_track(name, duration=1.0)
+    args = ["extract", "--dataset", "folder", str(tmp_path / "audio"), "--store", str(tmp_path / "s"),
+            "--workers", "0"]
+    for _ in range(2):  # the second time all three are skipped unchanged, and counted too
+        assert main(args) == 0
+        err = capsys.readouterr().err
+        assert "extract: 100%" in err and "| 3/3 [" in err, err

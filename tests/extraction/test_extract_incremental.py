@@ -122,3 +122,20 @@ def test_prune_with_an_empty_dataset_is_refused(tmp_path, make_track):
     with pytest.raises(InstrecError, match="would empty the store"):
         run([], url, prune=True)
     assert len(open_store(url).feature_set("logmel").tracks()) == 1
+
+
+def test_a_track_whose_split_changed_is_moved_without_recomputing(tmp_path, make_track, decode_counter):
+    """A small corpus's split (pipeline.track.assign_splits) moves songs as it grows; the store follows."""
+    import dataclasses
+
+    url = str(tmp_path / "store")
+    tracks = [make_track(f"t{i}", duration=1.0) for i in range(2)]
+    run(tracks, url)
+    path = open_store(url).feature_set("logmel").record("t1")["path"]
+    moved = [tracks[0], dataclasses.replace(tracks[1], split="validation")]
+    summary = run(moved, url)
+    assert summary.done == [] and sorted(summary.skipped) == ["t0", "t1"] and len(decode_counter) == 2
+    reader = open_store(url).feature_set("logmel")
+    assert {e.track_id: e.split for e in reader.tracks()} == {"t0": "train", "t1": "validation"}
+    assert reader.record("t1")["path"] == path  # the same version, only its manifest record changed
+    assert verify_store(url, deep=True).ok

@@ -83,13 +83,19 @@ def test_compare_tracks_needs_a_feature_set():
         compare_tracks([_track("a", "h")], {})
 
 
+def song_folder(root: Path, track_id: str) -> Path:
+    """The folder of a song of the Slakh-layout corpus, under whichever split it was given."""
+    (folder,) = root.glob(f"*/{track_id}")
+    return folder
+
+
 def test_find_changes_against_a_real_store(store_template, copy_corpus, tmp_path, logmel_key):
     root = copy_corpus()
     store = str(tmp_path / "store.zarr")
     shutil.copytree(store_template, store)
     render_corpus(root, songs=SONGS + 1)  # NEW is new; the others are rewritten identically
-    _change_audio(root / "train" / "Track00002" / "mix.flac")
-    shutil.rmtree(root / "train" / "Track00003")
+    _change_audio(song_folder(root, "Track00002") / "mix.flac")
+    shutil.rmtree(song_folder(root, "Track00003"))
     changes = find_changes(read_dataset("slakh", root), store, [logmel_key])
     assert changes.to_json() == {"new": [NEW], "changed": ["Track00002"],
                                  "unchanged": [t for t in IDS if t not in ("Track00002", "Track00003")],
@@ -187,7 +193,7 @@ def test_reprocess_new_songs_flow_adds_exactly_the_new_song(prefect_harness, sto
     render_corpus(root, songs=SONGS + 1)
     result = reprocess_new_songs(dataset="slakh", root=str(root), store=store, workers=1)
     assert result["added"] == [NEW] and result["predictions"] is None
-    assert result["scan"]["unchanged"] == IDS
+    assert sorted(result["scan"]["unchanged"]) == IDS
     assert [e.track_id for e in open_store(store).feature_set(logmel_key).tracks()] == IDS + [NEW]
 
 
@@ -225,3 +231,14 @@ def test_reprocess_rejects_a_folder_that_is_not_a_run(prefect_harness, corpus_te
     with pytest.raises(ValueError, match="not a run directory"):
         reprocess_new_songs(dataset="slakh", root=str(corpus_template), store=str(tmp_path / "s.zarr"),
                             run=str(tmp_path))
+
+
+def test_extract_params_take_feature_parameters(tmp_path):
+    from flows.params import ExtractParams
+    from flows.reprocess import feature_keys
+    from pipeline.feature_specs import feature_set_key
+
+    params = ExtractParams(dataset="slakh", root=str(tmp_path), store="s", features=["logmel:n_mels=64", "scalogram"])
+    assert feature_keys(params.features)[0] == feature_set_key("logmel:n_mels=64")
+    with pytest.raises(ValueError, match="unexpected keyword argument 'n_mel'"):
+        ExtractParams(dataset="slakh", root=str(tmp_path), store="s", features=["logmel:n_mel=64"])

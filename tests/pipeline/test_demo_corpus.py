@@ -20,7 +20,7 @@ from pipeline.demo.corpus import assign_soundfonts, compose_corpus, generate_cor
 from pipeline.demo.instruments import AAM_INSTRUMENTS, AAM_VOICES, SLAKH_VOICES, gm_class, gm_program_name
 from pipeline.demo.layouts import arff_time, onsets_arff, segments_arff
 from pipeline.demo.render import RenderError, check_soundfont, find_soundfonts
-from pipeline.track import InstrecError, deterministic_split
+from pipeline.track import InstrecError, assign_splits, deterministic_split
 
 needs_fluidsynth = pytest.mark.skipif(
     shutil.which("fluidsynth") is None,
@@ -415,7 +415,29 @@ def test_split_ratios_choose_the_splits_songs_go_to(tmp_path):
     infos = generate_corpus(tmp_path / "held", layout="slakh", songs=6, seconds=2, seed=4,
                             soundfonts=find_soundfonts()[:1], split_ratios=(0.0, 0.5, 0.5))
     assert {info["split"] for info in infos} <= {"validation", "test"}
-    assert all(info["split"] == deterministic_split(info["track_id"], (0.0, 0.5, 0.5)) for info in infos)
+    splits = assign_splits([info["track_id"] for info in infos], (0.0, 0.5, 0.5))
+    assert all(info["split"] == splits[info["track_id"]] for info in infos)
+    assert {info["split"] for info in infos} == {"validation", "test"}
     assert not (tmp_path / "held" / "train").exists()
     with pytest.raises(InstrecError, match="--split-ratios must be three non-negative numbers"):
         generate_corpus(tmp_path / "bad", songs=1, seconds=2, split_ratios=(0.5, -0.5, 1.0))
+
+
+@needs_fluidsynth
+def test_progress_bar_counts_the_songs(tmp_path, capsys):
+    infos = generate_corpus(tmp_path / "c", layout="aam", songs=2, seconds=1, seed=3,
+                            soundfonts=find_soundfonts()[:1], workers=1, progress=True)
+    assert len(infos) == 2
+    err = capsys.readouterr().err
+    assert "demo-corpus: 100%" in err and "| 2/2 [" in err, err
+
+
+def test_a_song_moved_to_another_split_leaves_no_copy_behind(tmp_path):
+    from pipeline.demo.corpus import remove_earlier_copies
+
+    for split in ("validation", "test"):
+        (tmp_path / split / "Track00001").mkdir(parents=True)
+    (tmp_path / "validation" / "Track00001" / "render.json").write_text("{}")  # written by the generator
+    remove_earlier_copies(tmp_path, "Track00001", "train")
+    assert not (tmp_path / "validation" / "Track00001").exists()
+    assert (tmp_path / "test" / "Track00001").is_dir()  # not the generator's: left alone

@@ -228,3 +228,14 @@ def test_aam_root_errors(tmp_path):
         read_dataset("aam", tmp_path, taxonomy="program")
     with pytest.raises(DatasetError, match="do not apply to aam"):
         read_dataset("aam", tmp_path, validation_fraction=0.2)
+
+
+def test_a_corpus_of_three_songs_has_a_validation_and_a_test_song(tmp_path):
+    """80/10/10 by hash alone would put all three in train (ids chosen so); the reader moves two."""
+    ids = [t for t in (f"{i:04d}" for i in range(200)) if deterministic_split(t) == "train"][:3]
+    onsets = (FIXTURE / "annotations" / "9999_onsets.arff").read_text()
+    for track_id in ids:
+        write_silence(tmp_path / f"{track_id}_mix.flac", 134.0)
+        (tmp_path / f"{track_id}_onsets.arff").write_text(onsets)
+    splits = {t.track_id: t.split for t in read_dataset("aam", tmp_path)}
+    assert sorted(splits.values()) == ["test", "train", "validation"]

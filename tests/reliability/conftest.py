@@ -101,6 +101,15 @@ def mp3_named_wav(folder: Path, name: str = "really_mp3.wav") -> Path:
     return write_audio(folder / name, 1.0, format="MP3")
 
 
+def id3_only_mp3(folder: Path, name: str = "tag_only.mp3") -> Path:
+    """An MP3 file holding an ID3v2.4 tag (a title frame) and no audio frame."""
+    frame = b"TIT2" + (2).to_bytes(4, "big") + b"\x00\x00" + b"\x03x"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"ID3\x04\x00\x00" + len(frame).to_bytes(4, "big") + frame)  # size < 128: syncsafe as is
+    return path
+
+
 def symlink_loop(folder: Path, name: str = "loop.wav") -> Path:
     """A file link pointing at itself."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -151,11 +160,22 @@ GOOD_ONSETS = arff_text(["Onset events of Piano", "Onset events of Drums"],
                         ["0.0,'[+60]','[+36]'", "0.25,'[60]','[]'", "0.5,'[]','[+38]'", "0.9,'[]','[]'"])
 
 
-def aam_song(root: Path, track_id: str, *, onsets: str = GOOD_ONSETS, seconds: float = 1.0) -> Path:
-    """``<id>_mix.flac`` and ``<id>_onsets.arff``; returns the onsets path."""
+def segments_text(end: float) -> str:
+    """A ``<id>_segments.arff`` with one section from 0 s and its ``'end'`` row at ``end``."""
+    head = ["@RELATION 'Segment information'", "", "@ATTRIBUTE 'Start time in seconds' NUMERIC",
+            "@ATTRIBUTE 'Mark' STRING", "@ATTRIBUTE 'Tempo' NUMERIC", "@ATTRIBUTE 'Key' STRING",
+            "@ATTRIBUTE 'Instruments' STRING", "@ATTRIBUTE 'Generator' STRING", "", "@DATA"]
+    return "\n".join(head + ["0.0,'A',120,'Cmaj','[Piano]','[ChordPadsRanged]'", f"{end},'end',0,'','[]','[]'", ""])
+
+
+def aam_song(root: Path, track_id: str, *, onsets: str = GOOD_ONSETS, seconds: float = 1.0,
+             segments: str | None = None, encoding: str = "utf-8") -> Path:
+    """``<id>_mix.flac`` and ``<id>_onsets.arff`` (and ``<id>_segments.arff`` when given); returns the onsets path."""
     write_audio(root / f"{track_id}_mix.flac", seconds, format="FLAC")
     path = root / f"{track_id}_onsets.arff"
-    path.write_text(onsets, encoding="utf-8")
+    path.write_text(onsets, encoding=encoding)
+    if segments is not None:
+        (root / f"{track_id}_segments.arff").write_text(segments, encoding=encoding)
     return path
 
 
@@ -171,6 +191,27 @@ def write_midi(path: Path, notes: Sequence[tuple[int, float, float]], program: i
     midi.instruments.append(instrument)
     path.parent.mkdir(parents=True, exist_ok=True)
     midi.write(str(path))
+    return path
+
+
+def write_midi_tempo_in_note_track(path: Path) -> Path:
+    """A type-1 MIDI file at 480 ticks per beat: track 0 sets 120 BPM; the note track itself slows to
+    60 BPM at tick 960 (1.0 s) and holds notes at ticks 0-480 and 1440-1920, which sound at 0-0.5 s and
+    2.0-3.0 s (read from track 0 alone, the second would be at 1.5-2.0 s)."""
+    import mido
+
+    midi = mido.MidiFile(type=1, ticks_per_beat=480)
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0)]))
+    events = [(0, mido.Message("program_change", program=0)), (0, mido.Message("note_on", note=60, velocity=90)),
+              (480, mido.Message("note_off", note=60)), (960, mido.MetaMessage("set_tempo", tempo=1_000_000)),
+              (1440, mido.Message("note_on", note=62, velocity=90)), (1920, mido.Message("note_off", note=62))]
+    track, previous = mido.MidiTrack(), 0
+    for tick, message in events:
+        track.append(message.copy(time=tick - previous))
+        previous = tick
+    midi.tracks.append(track)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    midi.save(str(path))
     return path
 
 

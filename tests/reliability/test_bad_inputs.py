@@ -40,10 +40,10 @@ from pipeline.track import Track, TrackProblem
 from storage.store import open_store
 
 from .conftest import (
-    SR, aam_song, arff_text, directory_link_loop, expected_frames, extract_json, failure_for,
-    garbage_wav, header_only_wav, long_wav_in_chunks, mp3_named_wav, non_utf8_name, nonfinite_wav, one_ms,
-    openmic_root, run_cli, silent_wav, slakh_track, symlink_loop, truncated_flac, verify, wav_named_flac,
-    write_audio, zero_byte,
+    GOOD_ONSETS, SR, aam_song, arff_text, directory_link_loop, expected_frames, extract_json, failure_for,
+    garbage_wav, header_only_wav, id3_only_mp3, long_wav_in_chunks, mp3_named_wav, non_utf8_name, nonfinite_wav,
+    one_ms, openmic_root, run_cli, segments_text, silent_wav, slakh_track, symlink_loop, truncated_flac, verify,
+    wav_named_flac, write_audio, write_midi_tempo_in_note_track, zero_byte,
 )
 
 
@@ -75,6 +75,7 @@ FOLDER_BAD = {
     "Inf samples": ("inf.wav", r"audio contains NaN or Inf samples"),
     "1 ms song": ("one_ms.wav", r"audio lasts 0\.0010 s \(22 samples\), shorter than 0\.01 s; it is too short"),
     "symlink loop (file)": ("loop.wav", r"symbolic link is broken or loops \(points to 'loop\.wav'\)"),
+    "MP3 holding only an ID3 tag": ("tag_only.mp3", r"holds only an ID3 tag and no audio frames; re-export"),
 }
 # Odd but valid: extracted, with the frame count of their audio.  kind: (track id, file name)
 FOLDER_VALID = {
@@ -89,6 +90,7 @@ FOLDER_VALID = {
     "same stem, two extensions (a)": ("dup.wav", "dup.wav"),
     "same stem, two extensions (b)": ("dup.flac", "dup.flac"),
     "good": ("good", "good.wav"),
+    "song in a folder named like audio": ("dir.wav/inside", "dir.wav/inside.wav"),
 }
 
 
@@ -117,6 +119,8 @@ def folder_batch(tmp_path_factory):
     write_audio(root / "dup.wav", 1.0)
     write_audio(root / "dup.flac", 0.5, format="FLAC")
     write_audio(root / "good.wav", 1.0)
+    write_audio(root / "dir.wav" / "inside.wav", 1.0)
+    id3_only_mp3(root)
     (root / "notes.txt").write_text("not audio: ignored\n")
     store = base / "store"
     rc, summary = extract_json(root, "folder", store)
@@ -156,7 +160,8 @@ def test_silence_is_a_warning_naming_the_file_not_a_failure(folder_batch):
 def test_reader_reports_header_problems_before_extraction(folder_batch):
     root = folder_batch[0]
     problems = {Path(p.path).name: p.message for p in read_dataset("folder", root) if isinstance(p, TrackProblem)}
-    assert problems.keys() == {"empty.wav", "header_only.wav", "garbage.wav", "one_ms.wav", "loop.wav"}
+    assert problems.keys() == {"empty.wav", "header_only.wav", "garbage.wav", "one_ms.wav", "loop.wav",
+                               "tag_only.mp3"}
     for name, message in problems.items():
         kind = next(k for k, (n, _) in FOLDER_BAD.items() if n == name)
         assert re.search(FOLDER_BAD[kind][1], message), message
@@ -234,14 +239,39 @@ AAM_BAD = {
 }
 
 
+# Onsets that would give a normal-looking track with all-negative or early-ending labels.
+# kind: (track id, onsets, audio seconds, segments file or None, regex); see pipeline.readers.aam.
+AAM_CUT_SHORT = {
+    "ARFF with an empty @DATA": (
+        "9", arff_text(["Onset events of Piano"], []), 1.0, None,
+        r"the @DATA section has no rows, so the song would have no labels; the file is cut short"),
+    "ARFF ending long before the audio": (
+        "10", GOOD_ONSETS, 12.0, None,
+        r"the onsets end at 0\.900 s but the audio 10_mix\.flac lasts 12\.000 s \(more than 10 s unannotated"),
+    "ARFF ending before the segments 'end'": (
+        "11", GOOD_ONSETS, 6.0, segments_text(5.0),
+        r"the onsets end at 0\.900 s but 11_segments\.arff says the song ends at 5\.000 s; the onsets file is "
+        r"cut short: re-download"),
+}
+# Odd but valid: committed.  track id -> (onsets, audio seconds, segments, file encoding)
+AAM_VALID = {
+    "1": (GOOD_ONSETS, 1.0, None, "utf-8"),
+    "8": (GOOD_ONSETS, 2.0, None, "utf-8"),
+    "12": (GOOD_ONSETS, 1.0, segments_text(0.9), "utf-8-sig"),  # UTF-8 byte-order marks (Windows editors)
+    "13": (GOOD_ONSETS, 12.0, segments_text(0.9), "utf-8"),  # a long silent tail the segments file confirms
+}
+
+
 @pytest.fixture(scope="module")
 def aam_batch(tmp_path_factory):
     base = tmp_path_factory.mktemp("aam")
     root = base / "aam"
-    aam_song(root, "1")
+    for track_id, (text, seconds, segments, encoding) in AAM_VALID.items():
+        aam_song(root, track_id, onsets=text, seconds=seconds, segments=segments, encoding=encoding)
     for track_id, text, _ in AAM_BAD.values():
         aam_song(root, track_id, onsets=text)
-    aam_song(root, "8", seconds=2.0)
+    for track_id, text, seconds, segments, _ in AAM_CUT_SHORT.values():
+        aam_song(root, track_id, onsets=text, seconds=seconds, segments=segments)
     store = base / "store"
     rc, summary = extract_json(root, "aam", store)
     return root, store, rc, summary
@@ -257,16 +287,28 @@ def test_broken_arff_fails_with_a_message_naming_it(aam_batch, kind):
     assert rc == 1
 
 
+@pytest.mark.parametrize("kind", sorted(AAM_CUT_SHORT))
+def test_empty_or_cut_short_arff_fails_naming_it(aam_batch, kind):
+    root, _, rc, summary = aam_batch
+    track_id, *_, pattern = AAM_CUT_SHORT[kind]
+    (record,) = [f for f in summary["failed"] if f["track_id"] == track_id]
+    assert record["path"] == str(root / f"{track_id}_onsets.arff")
+    assert re.search(pattern, record["problem"]), record["problem"]
+    assert rc == 1
+
+
 def test_broken_arff_leaves_the_good_songs_committed(aam_batch):
     root, store, _, summary = aam_batch
-    assert committed(store) == {"1": expected_frames(SR, SR), "8": expected_frames(2 * SR, SR)}
+    assert committed(store) == {track_id: expected_frames(int(seconds * SR), SR)
+                                for track_id, (_, seconds, _, _) in AAM_VALID.items()}
     reader = open_store(str(store)).feature_set("logmel")
     labels, known = reader.read_labels("1")
     piano = reader.classes.index("Piano")
     times = reader.first_centre + np.arange(labels.shape[0]) * reader.hop_s
     # conftest.GOOD_ONSETS: Piano sounds from 0.0 until the '[]' row at 0.5 s.
     assert np.array_equal(labels[:, piano].astype(bool), times < 0.5) and known.all()
-    assert len(summary["failed"]) == len(AAM_BAD)
+    assert np.array_equal(reader.read_labels("12")[0], labels)  # read through the byte-order mark
+    assert len(summary["failed"]) == len(AAM_BAD) + len(AAM_CUT_SHORT)
     assert_store_verifies(store)
 
 
@@ -291,7 +333,12 @@ SLAKH_BAD = {
     "duplicate track id": ("Track00008", "validation", "", r"track id Track00008 also used by .*test/Track00008"),
     "unreadable YAML": ("Track00009", "train", "metadata.yaml",
                         r"cannot read the track metadata: not valid YAML at line 2, column 1; expected a mapping"),
+    "stem listed twice in metadata.yaml": (
+        "Track00010", "train", "metadata.yaml",
+        r"line 7: stem S00 is listed twice \(first at line 4\); which entry holds is ambiguous"),
 }
+SLAKH_META_TWICE = ("audio_dir: stems\nmidi_dir: MIDI\nstems:\n  S00:\n    inst_class: Piano\n    program_num: 0\n"
+                    "  S00:\n    inst_class: Bass\n    program_num: 33\n")
 
 
 @pytest.fixture(scope="module")
@@ -310,6 +357,7 @@ def slakh_batch(tmp_path_factory):
     slakh_track(root, "Track00008", split="test")
     slakh_track(root, "Track00008", split="validation", seconds=2.0)
     slakh_track(root, "Track00009", metadata="stems: [unclosed\n")
+    slakh_track(root, "Track00010", metadata=SLAKH_META_TWICE)
     store = base / "store"
     rc, summary = extract_json(root, "slakh", store)
     return root, store, rc, summary
@@ -337,6 +385,33 @@ def test_bad_slakh_tracks_leave_the_good_ones_committed(slakh_batch):
     assert_store_verifies(store)
 
 
+def test_tempo_change_in_a_note_track_is_honoured_and_reported(tmp_path, caplog):
+    """FluidSynth applies a tempo change written on any track to the whole song; so do the labels."""
+    root = tmp_path / "slakh"
+    folder = slakh_track(root, "Track00001", seconds=4.0)
+    midi = write_midi_tempo_in_note_track(folder / "MIDI" / "S00.mid")
+    with caplog.at_level(logging.WARNING, logger="pipeline.readers.midi"):
+        (track,) = read_dataset("slakh", root)
+    assert isinstance(track, Track), track
+    assert [(e.label, e.onset, e.offset) for e in track.events] == [("Piano", 0.0, 0.5), ("Piano", 2.0, 3.0)]
+    assert any(r.getMessage().startswith(f"{midi}: tempo changes on track(s) 1 applied to the whole song")
+               for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+def test_conflicting_tempos_on_two_tracks_refuse_the_track(tmp_path):
+    import mido
+
+    root = tmp_path / "slakh"
+    folder = slakh_track(root, "Track00001")
+    midi = mido.MidiFile(folder / "MIDI" / "S00.mid")
+    midi.tracks[1].insert(0, mido.MetaMessage("set_tempo", tempo=400_000, time=0))  # pretty_midi wrote 120 BPM in 0
+    midi.save(folder / "MIDI" / "S00.mid")
+    (problem,) = read_dataset("slakh", root)
+    assert isinstance(problem, TrackProblem) and problem.path == folder / "MIDI" / "S00.mid"
+    assert re.search(r"tracks 0 and 1 set different tempos at tick 0 \(120\.00 and 150\.00 BPM\).*re-export",
+                     problem.message), problem.message
+
+
 # --- OpenMIC: a labelled key without audio --------------------------------------------------
 
 def test_openmic_key_without_audio_fails_and_the_others_are_committed(tmp_path):
@@ -350,6 +425,15 @@ def test_openmic_key_without_audio_fails_and_the_others_are_committed(tmp_path):
     assert re.search(r"audio file is missing for a labelled clip; download the OpenMIC audio", record["problem"])
     assert committed(store) == {"000001_0": expected_frames(SR, SR), "000003_0": expected_frames(SR, SR)}
     assert_store_verifies(store)
+
+
+def test_openmic_labels_with_a_byte_order_mark_are_read(tmp_path):
+    root = openmic_root(tmp_path / "openmic", {"000001_0": True})
+    labels = root / "openmic-2018-aggregated-labels.csv"
+    labels.write_text(labels.read_text(encoding="utf-8"), encoding="utf-8-sig")  # as Excel saves CSV
+    (track,) = read_dataset("openmic", root)
+    assert isinstance(track, Track), track
+    assert track.clip_labels["piano"] == 1.0 and track.clip_mask["piano"]
 
 
 # --- a 2-hour song: streamed, bounded memory -------------------------------------------------

@@ -195,3 +195,70 @@ def test_training_on_cuda_with_bf16_autocast(tmp_path, make_store):
 def test_model_options_that_do_not_fit_are_a_run_error(tmp_path, make_store):
     with pytest.raises(RunError, match="cannot build model 'crnn'.*bad options"):
         train(_config(tmp_path, model_options={"width": 3}), store=make_store())
+
+
+def test_two_trainings_into_one_run_directory_cannot_mix(tmp_path, make_store, monkeypatch):
+    """The second train() into the same out fails at once naming the holder, even when both start together."""
+    import threading
+
+    import training.loop as loop
+    from storage.locking import StoreLockedError
+
+    started, release, calls = threading.Event(), threading.Event(), []
+    real_resolve = loop.resolve_device
+
+    def first_waits(name):  # the first run pauses after checking its run directory, before writing into it
+        calls.append(name)
+        if len(calls) == 1:
+            started.set()
+            release.wait(60)
+        return real_resolve(name)
+
+    monkeypatch.setattr(loop, "resolve_device", first_waits)
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(dir=train(_config(tmp_path, epochs=2), store=make_store())))
+    worker.start()
+    try:
+        assert started.wait(60)
+        with pytest.raises(StoreLockedError, match=r"run: another `instrec train` is writing this run directory "
+                                                   r"\(pid \d+ on .*wait for it to finish, or delete .*run/\.lock"):
+            train(_config(tmp_path, epochs=1, seed=7), store=make_store(seed=1))
+    finally:
+        release.set()
+        worker.join(120)
+    assert outcome["dir"] == tmp_path / "run"
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["epochs"], saved["seed"]) == (2, 0)  # one run's files only
+    assert not (tmp_path / "run" / ".lock").exists()
+    with pytest.raises(RunError, match="already holds a training run"):  # after it, the usual refusal
+        train(_config(tmp_path, epochs=1), store=make_store())
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_error_and_leaves_no_partial_files(tmp_path, make_store,
+                                                                                       monkeypatch):
+    import errno
+    import os
+
+    import training.run as run_module
+    from matplotlib.figure import Figure
+
+    real_save = torch.save
+
+    def save_until_full(obj, path, *args, **kwargs):
+        if str(path).endswith("last.pt.tmp"):
+            with open(path, "wb") as handle:
+                handle.write(b"PK\x03\x04 half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_save(obj, path, *args, **kwargs)
+
+    def savefig_on_full_disk(self, path, *args, **kwargs):
+        open(path, "wb").close()  # matplotlib opens the file, then the first write fails
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(run_module.torch, "save", save_until_full)
+    monkeypatch.setattr(Figure, "savefig", savefig_on_full_disk)
+    with pytest.raises(RunError, match=r"run/last\.pt: cannot write it \(No space left on device\); free disk space"):
+        train(_config(tmp_path), store=make_store())
+    left = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert not [name for name in left if name.endswith(".tmp")], left
+    assert "loss_curve.png" not in left and "last.pt" not in left and ".lock" not in left, left
