@@ -23,8 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=SPLIT_CHOICES)
     p.add_argument("--out", required=True, type=Path, help="report directory to write")
     p.add_argument("--endpoint-url", default=None, help="S3 endpoint (MinIO, moto) for s3:// stores")
-    p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS",
-                   help="median filter length for the +smooth variants (0: off; default 0.5)")
+    p.add_argument("--smoothing", type=float, default=None, metavar="SECONDS",
+                   help="median filter length for every class instead of the run's per-class windows (0: raw "
+                        "activations; default: the run's decision rule)")
     p.add_argument("--segment", type=float, default=1.0, metavar="SECONDS", help="segment length (default 1)")
     p.add_argument("--track-plots", type=int, default=4, help="how many per-track plots (default 4)")
     p.set_defaults(handler=_evaluate)
@@ -70,15 +71,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "predict", help="detect instruments in audio files with one or more runs",
-        description="Per song: a JSON with activation summary, segments and dominant instrument, and a PNG "
-                    "timeline; several --run options compare runs on the same songs.",
+        description="Per song, named after the track (Slakh's TrackXXXXX/mix.flac -> TrackXXXXX): a JSON with "
+                    "segments, activation summary, dominant instrument and clip scores, the frame-level activations "
+                    "(.framewise.npz), the segments as CSV and JAMS, and a PNG timeline; per run, mirex-RUN.csv "
+                    "with one confidence per OpenMIC-2018 label. Several --run options compare runs.",
     )
-    p.add_argument("audio", nargs="+", type=Path, metavar="AUDIO", help="WAV/FLAC/OGG/MP3 files")
+    p.add_argument("audio", nargs="+", type=Path, metavar="AUDIO",
+                   help="WAV/FLAC/OGG/MP3 files or folders (a folder's mixes, or else all its audio files)")
     p.add_argument("--run", action="append", type=Path, dest="runs",
                    help="run or model directory (repeat to compare runs; default: the shipped model, "
                         "$INSTREC_MODEL or models/gm-families)")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--smoothing", type=float, default=0.5, metavar="SECONDS")
+    p.add_argument("--smoothing", type=float, default=None, metavar="SECONDS",
+                   help="median filter length for every class (0: none; default: the run's per-class windows)")
     p.add_argument("--min-duration", type=float, default=0.0, metavar="SECONDS",
                    help="drop segments shorter than this")
     p.add_argument("--thresholds", choices=THRESHOLD_MODES, default="default",

@@ -50,15 +50,17 @@ def predict_new_songs(audio: dict[str, str], run: str, out: str) -> dict[str, di
     for one that could not be read)."""
     import json
 
-    from evaluation.predict import predict_files
+    from evaluation.predict import predict_files, track_names_from
 
-    track_of = {str(path): tid for tid, path in audio.items()}
-    result = predict_files(list(audio.values()), [run], out)
+    track_ids = list(audio)
+    # outputs named after the track ids: every Slakh mix is mix.flac, a file name would collide
+    result = predict_files([audio[tid] for tid in track_ids], [run], out, names=track_ids)
+    track_of = dict(zip(track_names_from(track_ids), track_ids))
     predicted: dict[str, dict[str, Any]] = {}
     for path in result["written"]:
         record = json.loads(Path(path).read_text())
         runs = record.get("runs") or [{}]
-        predicted[track_of[record["audio"]]] = {"json": str(path), "dominant": runs[0].get("dominant")}
+        predicted[track_of[record["track"]]] = {"json": str(path), "dominant": runs[0].get("dominant")}
     for tid in audio:
         predicted.setdefault(tid, {"problem": next((p for p in result["problems"] if audio[tid] in p),
                                                    "prediction failed")})
