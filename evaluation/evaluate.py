@@ -230,6 +230,10 @@ def run_decision(run: Any, match: ClassMatch, notes: list[str]) -> tuple[Decisio
               f"{where.get('store', 'the validation store')}; default chosen by 2-fold cross-validation there")
     if doc.get("format") == "legacy":
         source = "the run's saved per-class thresholds (tuned by an older instrec)"
+    if "smoothing_s" not in doc:
+        notes.append("The run's thresholds were tuned on raw activations, before smoothing windows were part of the "
+                     "decision rule: the default windows apply (none for percussion, 0.5 s otherwise); re-tune with "
+                     "`instrec tune-thresholds` to tune both together.")
     return decision, source
 
 
@@ -254,8 +258,9 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
     decision, threshold_source = run_decision(run, match, notes)
     thresholds = decision.thresholds()
     if smoothing_s is not None:
-        notes.append(f"Every class's activations were median-filtered over {smoothing_s:g} s (--smoothing) instead "
-                     "of the decision rule's per-class windows, which its thresholds were tuned with.")
+        how = "were not smoothed" if smoothing_s == 0 else f"were median-filtered over {smoothing_s:g} s"
+        notes.append(f"Every class's activations {how} (--smoothing) instead of with the decision rule's per-class "
+                     "windows, which its thresholds were tuned with.")
     windows = decision.smoothing() if smoothing_s is None else np.full(len(match.classes), float(smoothing_s))
     smoothed = [decision.smooth(r.scores, frame_rate=reader.frame_rate, override_s=smoothing_s) for r in results]
     raw = [r.scores for r in results]
