@@ -8,12 +8,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 from prefect.utilities.callables import parameter_schema
 
 from .conftest import SONGS
-from .test_flows_smoke import prefect_harness  # noqa: F401  (the session's Prefect test server)
 
 
 def run_logs(flow_run_id) -> list[str]:
@@ -64,7 +62,7 @@ def test_deployment_parameter_schemas_list_the_allowed_values():
     assert parameter_schema(demo_pipeline.fn).model_dump()["properties"]["songs"]["anyOf"][0]["minimum"] == 1
 
 
-def test_a_bad_parameter_fails_the_run_with_one_line(prefect_harness, tmp_path):  # noqa: F811
+def test_a_bad_parameter_fails_the_run_with_one_line(prefect_harness, tmp_path):
     from flows.extract import extract_features
 
     state = extract_features(dataset="aam", root=str(tmp_path / "nowhere"), store=str(tmp_path / "s.zarr"),
@@ -81,7 +79,7 @@ def test_a_bad_parameter_fails_the_run_with_one_line(prefect_harness, tmp_path):
                              "'demo'")
 
 
-def test_reprocessing_before_the_dataset_exists_completes_with_a_warning(prefect_harness, tmp_path):  # noqa: F811
+def test_reprocessing_before_the_dataset_exists_completes_with_a_warning(prefect_harness, tmp_path):
     from flows.reprocess import reprocess_new_songs
 
     state = reprocess_new_songs(dataset="slakh", root=str(tmp_path / "demo" / "corpus"),
@@ -96,7 +94,7 @@ def test_reprocessing_before_the_dataset_exists_completes_with_a_warning(prefect
     assert not (tmp_path / "s.zarr").exists()
 
 
-def test_training_progress_and_warnings_reach_the_run_log(prefect_harness, store_template, tmp_path):  # noqa: F811
+def test_training_progress_and_warnings_reach_the_run_log(prefect_harness, store_template, tmp_path):
     from flows.train import train_model
 
     state = train_model(store=store_template, out=str(tmp_path / "run"), model="mlp", epochs=2, device="cpu",
@@ -110,7 +108,7 @@ def test_training_progress_and_warnings_reach_the_run_log(prefect_harness, store
     assert any("no 'validation' tracks" in line for line in logs)  # the store has no validation split
 
 
-def test_the_evaluation_artifact_links_the_report(prefect_harness, tmp_path, monkeypatch):  # noqa: F811
+def test_the_evaluation_artifact_links_the_report(prefect_harness, tmp_path, monkeypatch):
     import evaluation.evaluate as evaluate_module
     from flows.evaluate import evaluate_model
 

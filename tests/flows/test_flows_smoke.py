@@ -24,14 +24,6 @@ NEW = f"Track{SONGS + 1:05d}"
 
 
 @pytest.fixture(scope="session")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture(scope="session")
 def logmel_key() -> str:
     from flows.reprocess import feature_keys
 
