@@ -26,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path,
                    help="report folder to write (new, empty or an earlier report, which is replaced whole)")
     p.add_argument("--endpoint-url", default=None, metavar="URL", help="S3 endpoint (MinIO, moto); default: AWS")
-    p.add_argument("--smoothing", type=non_negative_float, default=0.5, metavar="SECONDS",
-                   help="median filter length for the +smooth variants (0: off)")
+    p.add_argument("--smoothing", type=non_negative_float, default=None, metavar="SECONDS",
+                   help="median filter length for every class instead of the run's per-class windows (0: raw "
+                        "activations; default: the run's decision rule)")
     p.add_argument("--segment", type=positive_float, default=1.0, metavar="SECONDS", help="segment length")
     p.add_argument("--track-plots", type=non_negative_int, default=4, metavar="N", help="how many per-track plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -83,16 +84,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "predict", help="detect instruments in audio files with one or more runs",
-        description="Per song: a JSON with activation summary, segments and dominant instrument, and a PNG "
-                    "timeline; several --run options compare runs on the same songs.",
+        description="Per song, named after the track (Slakh's TrackXXXXX/mix.flac -> TrackXXXXX): a JSON with "
+                    "segments, activation summary, dominant instrument and clip scores, the frame-level activations "
+                    "(.framewise.npz), the segments as CSV and JAMS, and a PNG timeline; per run, mirex-RUN.csv "
+                    "with one confidence per OpenMIC-2018 label. Several --run options compare runs.",
     )
-    p.add_argument("audio", nargs="+", type=Path, metavar="AUDIO", help="WAV/FLAC/OGG/MP3 files")
+    p.add_argument("audio", nargs="+", type=Path, metavar="AUDIO",
+                   help="WAV/FLAC/OGG/MP3 files or folders (a folder's mixes, or else all its audio files)")
     p.add_argument("--run", action="append", type=Path, dest="runs", metavar="RUN",
                    help="run or model directory (repeat to compare runs; default: the shipped model, "
                         "$INSTREC_MODEL or models/gm-families)")
-    p.add_argument("--out", required=True, type=Path, help="folder for the per-song JSON and PNG files")
-    p.add_argument("--smoothing", type=non_negative_float, default=0.5, metavar="SECONDS",
-                   help="median filter length applied to the activations (0: off)")
+    p.add_argument("--out", required=True, type=Path, help="folder for the per-song outputs")
+    p.add_argument("--smoothing", type=non_negative_float, default=None, metavar="SECONDS",
+                   help="median filter length for every class (0: none; default: the run's per-class windows)")
     p.add_argument("--min-duration", type=non_negative_float, default=0.0, metavar="SECONDS",
                    help="drop segments shorter than this")
     p.add_argument("--thresholds", choices=THRESHOLD_MODES, default="default",

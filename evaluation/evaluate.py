@@ -1,14 +1,15 @@
 """Evaluate a trained run on a feature store split: the unit of work behind ``instrec evaluate``.
 
 :func:`evaluate` opens the store and the run, predicts every track of the split, scores the
-predictions at several levels (frame, 1 s segment, clip, dominant instrument), with the
-reported thresholds and with 0.5, raw and median-filtered, and writes ``metrics.json``, the
-figures and ``report.html`` into ``out``.  The report folder is written whole or not at all:
-it is built in a hidden folder beside ``out`` and renamed over it when complete, so a run
-killed mid-way leaves the previous report as it was (never the new ``metrics.json`` beside
-the old ``report.html``); ``out`` must be new, empty or an earlier report.  The store may
-hold another dataset than the run was trained on: classes are matched by name and the report
-lists the run's classes the store lacks.  Decisions use the run's own thresholds, tuned once on validation when training ended
+predictions at several levels (frame, 1 s segment, clip, dominant instrument) with the run's
+decision rule (each class's smoothing window and the default thresholds), with its other
+threshold variants and 0.5, and on raw activations, and writes ``metrics.json``, the figures
+and ``report.html`` into ``out``.  The report folder is written whole or not at all: it is
+built in a hidden folder beside ``out`` and renamed over it when complete, so a run killed
+mid-way leaves the previous report as it was (never the new ``metrics.json`` beside the old
+``report.html``); ``out`` must be new, empty or an earlier report.  The store may hold another
+dataset than the run was trained on: classes are matched by name and the report lists the
+run's classes the store lacks.  Decisions use the run's own thresholds, tuned once on validation when training ended
 (:mod:`evaluation.decision`); evaluation never tunes or writes anything into the run, so a
 score never depends on what was evaluated before.
 """
@@ -37,8 +38,8 @@ from evaluation.frame import frame_metrics, per_class_metrics, ranking_metrics
 from evaluation.inputs import binarize
 from evaluation.plots import plot_confusion, plot_history, plot_per_class, plot_piano_roll
 from evaluation.report import format_score, write_report
+from evaluation.run_summary import run_summary
 from evaluation.segment import segment_activity, segment_metrics
-from evaluation.smoothing import median_filter_frames, smooth_activations
 from evaluation.decision import Decision
 from pipeline.track import InstrecError
 
@@ -217,13 +218,19 @@ def predict_tracks(reader: Any, run: Any, entries: Sequence[Any], match: ClassMa
     return results, problems
 
 
+# How the predicted dominant instrument is read from a track's activations, and its key suffix.
+# The truth is the class with the longest active time (README, pipeline.track), so the headline
+# `dominant.accuracy` predicts it the same way: the class with the most frames at or above its threshold.
+DOMINANT_MODES = (("active_time", "_active_time"), ("sum", "_summed_probability"))
+
+
 def score_variant(results: Sequence[TrackPrediction], scores: Sequence[np.ndarray], thresholds: np.ndarray,
                   classes: Sequence[str], *, hop_s: float, first_centre: float, segment_s: float,
                   with_clip: bool) -> dict[str, Any]:
     """All scores of one (activations, thresholds) variant.
 
     Returns ``{"flat": {"frame.x": ...}, "per_class": ..., "ranking": ..., "confusion": ...,
-    "clip": ..., "predictions": [per-track binary (T, C)]}``.
+    "clip": ..., "segment_f1": (C,), "predictions": [per-track binary (T, C)]}``.
     """
     preds = [binarize(s, thresholds) for s in scores]
     y_true = np.concatenate([r.labels for r in results])
@@ -239,13 +246,14 @@ def score_variant(results: Sequence[TrackPrediction], scores: Sequence[np.ndarra
         pact, _ = segment_activity(p, hop_s=hop_s, first_centre=first_centre, segment_s=segment_s)
         seg_true.append(act), seg_known.append(known), seg_pred.append(pact)
     seg = segment_metrics(np.concatenate(seg_true), np.concatenate(seg_pred), mask=np.concatenate(seg_known))
-    flat.update({f"segment.{k}": v for k, v in seg.items()})
+    flat.update({f"segment.{k}": v for k, v in seg.items() if not isinstance(v, np.ndarray)})
     truth = [r.dominant for r in results]
-    for mode, suffix in (("sum", ""), ("active_time", "_active_time")):
+    for mode, suffix in DOMINANT_MODES:
         guess = [predicted_dominant(s, mode=mode, thresholds=thresholds) for s in scores]
         acc = dominant_accuracy(truth, [None if g is None else classes[g] for g in guess])
         flat[f"dominant.accuracy{suffix}"] = acc["accuracy"]
         flat["dominant.n_scored"] = acc["n_scored"]
+    flat["dominant.accuracy"] = flat["dominant.accuracy_active_time"]
     clip = None
     if with_clip:
         clip = clip_metrics(np.stack([r.clip_true for r in results]), np.stack([r.clip_score for r in results]),
@@ -254,6 +262,7 @@ def score_variant(results: Sequence[TrackPrediction], scores: Sequence[np.ndarra
     return {
         "flat": flat, "per_class": per_class_metrics(y_true, y_pred, mask=y_mask), "ranking": ranking,
         "confusion": confusion_matrix(y_true, y_pred, mask=y_mask), "clip": clip, "predictions": preds,
+        "segment_f1": seg["f1_per_class"],
     }
 
 
@@ -264,16 +273,18 @@ def evaluate(
     out: str | Path = "report",
     *,
     storage_options: dict | None = None,
-    smoothing_s: float = 0.5,
+    smoothing_s: float | None = None,
     segment_s: float = 1.0,
     n_track_plots: int = 4,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate the run at ``run_dir`` on ``split`` of the store at ``store_url``.
 
-    Returns the metrics exactly as written to ``out/metrics.json``: plain JSON values, None
-    where a score is undefined (explained under ``undefined``).  ``progress`` shows a bar
-    over the split's tracks on stderr.
+    ``smoothing_s`` replaces every class's smoothing window of the run's decision rule (0: raw
+    activations); None keeps the rule's.  Returns the metrics exactly as written to
+    ``out/metrics.json``: plain JSON values, None where a score is undefined (explained under
+    ``undefined``; classes left out of macro averages under ``macro_left_out``).  ``progress``
+    shows a bar over the split's tracks on stderr.
     """
     from storage.store import open_store
     from training.run import load_run
@@ -292,24 +303,27 @@ def run_decision(run: Any, match: ClassMatch, notes: list[str]) -> tuple[Decisio
         notes.append("The run has no tuned thresholds: every decision uses 0.5 (tune them with "
                      "`instrec tune-thresholds --run RUN --store VALIDATION_STORE`).")
         return Decision.untuned(match.classes), "0.5 (the run has no tuned thresholds)"
-    full = Decision.from_json(doc, run.classes)
-    decision = Decision(match.classes, full.per_class[match.run_index], full.tuned[match.run_index], full.micro,
-                        full.default, full.info)
+    decision = Decision.from_json(doc, run.classes).restricted(match.run_index)
     where = doc.get("tuned_on", {})
     source = (f"the run's {decision.default} thresholds (version {doc.get('version', 1)}), tuned on "
               f"{where.get('n_tracks', doc.get('n_tracks', '?'))} {where.get('split', 'validation')} tracks of "
               f"{where.get('store', 'the validation store')}; default chosen by 2-fold cross-validation there")
     if doc.get("format") == "legacy":
         source = "the run's saved per-class thresholds (tuned by an older instrec)"
+    if "smoothing_s" not in doc:
+        notes.append("The run's thresholds were tuned on raw activations, before smoothing windows were part of the "
+                     "decision rule: the default windows apply (none for percussion, 0.5 s otherwise); re-tune with "
+                     "`instrec tune-thresholds` to tune both together.")
     return decision, source
 
 
-def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str | Path, smoothing_s: float = 0.5,
-                    segment_s: float = 1.0, n_track_plots: int = 4, progress: bool = False) -> dict[str, Any]:
+def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str | Path,
+                    smoothing_s: float | None = None, segment_s: float = 1.0, n_track_plots: int = 4,
+                    progress: bool = False) -> dict[str, Any]:
     """:func:`evaluate` on an opened store, feature set reader and loaded run."""
     if split not in SPLIT_CHOICES:
         raise EvaluationError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_CHOICES)}")
-    if not (smoothing_s >= 0 and segment_s > 0 and n_track_plots >= 0):
+    if not ((smoothing_s is None or smoothing_s >= 0) and segment_s > 0 and n_track_plots >= 0):
         raise EvaluationError(f"smoothing must be >= 0 s, the segment length > 0 s and the number of track plots "
                               f">= 0; got {smoothing_s}, {segment_s} and {n_track_plots}")
     out = Path(out)
@@ -327,21 +341,25 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
         raise EvaluationError(f"{store.url}: every track of the {split!r} split failed: {problems[:3]}")
     decision, threshold_source = run_decision(run, match, notes)
     thresholds = decision.thresholds()
-    size = median_filter_frames(reader.frame_rate, smoothing_s) if smoothing_s > 0 else 1
+    if smoothing_s is not None:
+        how = "were not smoothed" if smoothing_s == 0 else f"were median-filtered over {smoothing_s:g} s"
+        notes.append(f"Every class's activations {how} (--smoothing) instead of with the decision rule's per-class "
+                     "windows, which its thresholds were tuned with.")
+    windows = decision.smoothing() if smoothing_s is None else np.full(len(match.classes), float(smoothing_s))
+    smoothed = [decision.smooth(r.scores, frame_rate=reader.frame_rate, override_s=smoothing_s) for r in results]
     raw = [r.scores for r in results]
-    variants: dict[str, tuple[list[np.ndarray], np.ndarray]] = {"": (raw, thresholds)}
-    variants.update({f"@{v}": (raw, decision.thresholds(v)) for v in ("per-class", "micro", "0.5")})
-    if size > 1:
-        smoothed = [smooth_activations(r.scores, size=size) for r in results]
-        variants["+smooth"] = (smoothed, thresholds)
-        variants["+smooth@0.5"] = (smoothed, np.full(len(match.classes), 0.5))
+    variants: dict[str, tuple[list[np.ndarray], np.ndarray]] = {"": (smoothed, thresholds)}
+    variants.update({f"@{v}": (smoothed, decision.thresholds(v)) for v in ("per-class", "micro", "0.5")})
+    if windows.any():
+        variants["+raw"] = (raw, thresholds)
+        variants["+raw@0.5"] = (raw, np.full(len(match.classes), 0.5))
     scored = {
         name: score_variant(results, scores, thr, match.classes, hop_s=reader.hop_s,
-                            first_centre=reader.first_centre, segment_s=segment_s,
-                            with_clip="smooth" not in name)
+                            first_centre=reader.first_centre, segment_s=segment_s, with_clip="+" not in name)
         for name, (scores, thr) in variants.items()
     }
-    metrics = _metadata(store, reader, run, split, results, match, thresholds, threshold_source, size, smoothing_s)
+    metrics = _metadata(store, reader, run, split, results, match, thresholds, threshold_source,
+                        _smoothing_summary(decision, windows, override=smoothing_s is not None))
     metrics["thresholds"].update({"default": decision.default, "micro": decision.micro,
                                   "per_class": dict(zip(match.classes, decision.per_class.tolist())),
                                   "per_class_tuned": [c for c, ok in zip(match.classes, decision.tuned) if ok]})
@@ -352,7 +370,10 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
     metrics.update(_baseline(run, match, results, reader, segment_s, notes))
     metrics.update(_zero_shot(store, reader, run, match, results, split, thresholds, segment_s, notes))
     main = scored[""]
-    metrics["per_class"] = _per_class_table(match.classes, thresholds, scored)
+    metrics["per_class"] = _per_class_table(match.classes, thresholds, windows, scored)
+    metrics["macro_left_out"] = macro_left_out(match.classes, main)
+    notes.extend(_left_out_notes(metrics["macro_left_out"]))
+    metrics["undefined"] = per_class_undefined(metrics["per_class"])
     metrics["confusions"] = ranked_confusions(main["confusion"]["matrix"], main["confusion"]["missed"],
                                               match.classes, top=20)
     metrics["confusion_matrix"] = {"classes": match.classes, "matrix": main["confusion"]["matrix"],
@@ -371,7 +392,8 @@ def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str |
     metrics["problems"] = problems
 
     def write(folder: Path) -> None:
-        metrics["figures"] = _draw_figures(folder, run, match, results, main, n_track_plots, reader)
+        metrics["figures"] = _draw_figures(folder, run, match, results, main, smoothed, thresholds, n_track_plots,
+                                           reader)
         write_report(folder, metrics)
 
     write_report_folder(out, write)
@@ -452,10 +474,61 @@ def _zero_shot_threshold(store, reader, run, match, split) -> tuple[float, str]:
     return 0.5, "0.5 (no validation split with a musicnn taggram to tune it on)"
 
 
-def _metadata(store, reader, run, split, results, match, thresholds, source, size, smoothing_s) -> dict[str, Any]:
+def _smoothing_summary(decision: Decision, windows: np.ndarray, *, override: bool) -> dict[str, Any]:
+    tuned = [c for c, ok in zip(decision.classes, decision.smoothing_tuned if decision.smoothing_tuned is not None
+                                else np.zeros(len(windows), bool)) if ok and not override]
+    per_class = dict(zip(decision.classes, windows.tolist()))
+    groups: dict[float, list[str]] = {}
+    for name, seconds in per_class.items():
+        groups.setdefault(seconds, []).append(name)
+    text = "; ".join(f"{'none' if s == 0 else f'{s:g} s'}: {', '.join(names)}" for s, names in sorted(groups.items()))
+    origin = ("--smoothing, for every class" if override else
+              f"the decision rule's, tuned on validation for {', '.join(tuned)}; defaults for the rest" if tuned else
+              "the decision rule's defaults (none for percussion, 0.5 s otherwise)")
+    return {"per_class_s": per_class, "tuned": tuned, "override": override,
+            "description": f"median filter per class ({origin}): {text}"}
+
+
+def macro_left_out(classes: Sequence[str], main: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per macro-averaged score, the classes it leaves out because their score is undefined, and why."""
+    pc, ranking = main["per_class"], main["ranking"]
+    rules = {
+        "frame.f1_macro": (pc["f1"], "no positive frame and no predicted frame"),
+        "frame.precision_macro": (pc["precision"], "never predicted"),
+        "frame.recall_macro": (pc["recall"], "no positive frame"),
+        "frame.map_macro": (ranking["ap"], "no positive frame"),
+        "frame.auc_macro": (ranking["auc"], "no positive or no negative frame"),
+        "segment.f1_macro": (main["segment_f1"], "no reference segment or no predicted segment (sed_eval's rule)"),
+    }
+    out = {}
+    for key, (values, why) in rules.items():
+        missing = [c for c, v in zip(classes, np.asarray(values, dtype=float)) if np.isnan(v)]
+        if missing:
+            out[key] = {"left_out": missing, "n_averaged": len(classes) - len(missing), "why": why}
+    return out
+
+
+def _left_out_notes(left_out: dict[str, dict[str, Any]]) -> list[str]:
+    """One note per group of classes left out of the same macro averages."""
+    by_classes: dict[tuple[str, ...], list[str]] = {}
+    for key, entry in left_out.items():
+        by_classes.setdefault(tuple(entry["left_out"]), []).append(f"{key} ({entry['why']})")
+    return [f"Macro averages leave out {', '.join(names)}, whose score is undefined: {'; '.join(keys)}."
+            for names, keys in by_classes.items()]
+
+
+def per_class_undefined(table: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """``per_class.<class>.<score>`` -> why, for each undefined per-class score of the report's table."""
+    reasons = {"precision": "never predicted", "recall": "no positive frame", "ap": "no positive frame",
+               "f1": "no positive frame and no predicted frame", "auc": "no positive or no negative frame"}
+    return {f"per_class.{name}.{score}": why for name, row in table.items() for score, why in reasons.items()
+            if score in row and (row[score] is None or row[score] != row[score])}
+
+
+def _metadata(store, reader, run, split, results, match, thresholds, source, smoothing) -> dict[str, Any]:
     run_dir = Path(run.run_dir)
     return {
-        "schema": "instrec-evaluation-1",
+        "schema": "instrec-evaluation-2",
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "run": {"dir": str(run_dir), "name": run_dir.name, "feature_name": run.feature_name,
                 "feature_config_hash": run.feature_config_hash, "trained_on": dict(getattr(run, "store", {}))},
@@ -470,35 +543,41 @@ def _metadata(store, reader, run, split, results, match, thresholds, source, siz
         "missing_classes": match.missing,
         "extra_classes": match.extra,
         "thresholds": {"source": source, "values": dict(zip(match.classes, np.asarray(thresholds).tolist()))},
-        "smoothing": {"median_filter_s": smoothing_s, "frames": size,
-                      "description": f"median filter over {size} frames (~{smoothing_s:g} s) in the +smooth "
-                                     "variants" if size > 1 else "none"},
-        "variants": {f"<level>{k}": v for k, v in {"": "the run's default decision rule, raw activations",
-                                                     "@per-class": "per-class thresholds tuned on validation "
-                                                                   "(micro threshold for classes with too few "
-                                                                   "positives), raw activations",
-                                                     "@micro": "one threshold for every class, tuned on the "
-                                                               "validation split for micro F1, raw activations",
-                                                     "@0.5": "threshold 0.5, raw activations",
-                                                     "+smooth": "default decision rule, median-filtered",
-                                                     "+smooth@0.5": "threshold 0.5, median-filtered"}.items()},
+        "smoothing": smoothing,
+        "variants": {f"<level>{k}": v for k, v in {"": "the run's decision rule: each class's smoothing window, "
+                                                       "then the default thresholds (what predict does)",
+                                                   "@per-class": "per-class thresholds tuned on validation (micro "
+                                                                 "threshold for classes with too few positives), "
+                                                                 "smoothed as the rule says",
+                                                   "@micro": "one threshold for every class, tuned on the "
+                                                             "validation split for micro F1, smoothed",
+                                                   "@0.5": "threshold 0.5, smoothed",
+                                                   "+raw": "default thresholds on raw activations (no smoothing)",
+                                                   "+raw@0.5": "threshold 0.5 on raw activations (nothing "
+                                                               "tuned)"}.items()},
+        "dominant": {"truth": "the class with the longest active time among the labels",
+                     "dominant.accuracy": "predicted as the class with the most frames at or above its threshold "
+                                          "(active time, as the truth; = dominant.accuracy_active_time)",
+                     "dominant.accuracy_summed_probability": "predicted as the class with the largest summed "
+                                                             "activation"},
+        "model": run_summary(run),
         "tracks": [{"track_id": r.track_id, "n_frames": len(r.scores), "dominant_true": r.dominant}
                    for r in results],
     }
 
 
-def _per_class_table(classes, thresholds, scored) -> dict[str, dict[str, Any]]:
+def _per_class_table(classes, thresholds, windows, scored) -> dict[str, dict[str, Any]]:
     main, at_half = scored[""], scored["@0.5"]
     table = {}
     for c, name in enumerate(classes):
         row = {
             "precision": main["per_class"]["precision"][c], "recall": main["per_class"]["recall"][c],
             "f1": main["per_class"]["f1"][c], "support": int(main["per_class"]["support"][c]),
-            "threshold": float(thresholds[c]), "ap": main["ranking"]["ap"][c], "auc": main["ranking"]["auc"][c],
-            "f1@0.5": at_half["per_class"]["f1"][c],
+            "threshold": float(thresholds[c]), "smoothing_s": float(windows[c]), "ap": main["ranking"]["ap"][c],
+            "auc": main["ranking"]["auc"][c], "f1@0.5": at_half["per_class"]["f1"][c],
         }
-        if "+smooth" in scored:
-            row["f1+smooth"] = scored["+smooth"]["per_class"]["f1"][c]
+        if "+raw" in scored:
+            row["f1+raw"] = scored["+raw"]["per_class"]["f1"][c]
         if main["clip"] is not None:
             row["clip_f1"] = main["clip"]["f1_pos"][c]
             row["clip_f1_posneg"] = main["clip"]["f1_posneg"][c]
@@ -510,7 +589,7 @@ def _per_class_table(classes, thresholds, scored) -> dict[str, dict[str, Any]]:
     return table
 
 
-def _draw_figures(out, run, match, results, main, n_track_plots, reader) -> dict[str, Any]:
+def _draw_figures(out, run, match, results, main, activations, thresholds, n_track_plots, reader) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     pc = main["per_class"]
     plot_per_class(match.classes, {"precision": pc["precision"], "recall": pc["recall"], "f1": pc["f1"]},
@@ -529,6 +608,7 @@ def _draw_figures(out, run, match, results, main, n_track_plots, reader) -> dict
             rel = f"tracks/{re.sub(r'[^A-Za-z0-9._-]', '_', r.track_id)}.png"
             f1 = frame_metrics(r.labels, pred, mask=r.mask)["f1_micro"]
             plot_piano_roll(r.labels, pred, match.classes, hop_s=reader.hop_s, first_centre=reader.first_centre,
-                            mask=r.mask, title=f"{r.track_id}: frame F1 (micro) {f1:.3f}", path=out / rel)
+                            mask=r.mask, scores=activations[i], thresholds=thresholds,
+                            title=f"{r.track_id}: frame F1 (micro) {f1:.3f}", path=out / rel)
             figures["tracks"][r.track_id] = rel
     return figures

@@ -16,14 +16,20 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-# Piano-roll outcome codes and colours: hits green; both kinds of error red, told apart by shade.
+# Colours readable with every common colour-vision deficiency: the Okabe-Ito palette (Okabe & Ito
+# 2008, "Color Universal Design"); tests/evaluation/test_eval_plots.py checks the outcome colours stay
+# apart under simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+# Piano-roll outcome codes and colours: hits blue, false positives vermillion, misses sky blue.
 OUTCOME_COLOURS = {
     "silent (correct)": "#ffffff",
-    "correct": "#2ca02c",
-    "false positive": "#d62728",
-    "missed": "#f7a8a8",
-    "unknown label": "#c7c7c7",
+    "correct": "#0072B2",
+    "false positive": "#D55E00",
+    "missed": "#56B4E9",
+    "unknown label": "#bbbbbb",
 }
+# Sequential colour map of activations: cividis is designed to read the same with colour-vision deficiency.
+ACTIVATION_CMAP = "cividis"
 DPI = 100
 
 
@@ -61,7 +67,7 @@ def plot_per_class(
     for k, (name, values) in enumerate(scores.items()):
         values = np.asarray(values, dtype=float)
         pos = y - 0.4 + height * (k + 0.5)
-        ax.barh(pos, np.nan_to_num(values, nan=0.0), height=height, label=name)
+        ax.barh(pos, np.nan_to_num(values, nan=0.0), height=height, label=name, color=PALETTE[k % len(PALETTE)])
         for p, v in zip(pos, values):
             if np.isnan(v):
                 ax.text(0.005, p, f"{name} n/a", ha="left", va="center", fontsize=6, color="#666")
@@ -121,7 +127,8 @@ def plot_history(history: Sequence[Mapping[str, object]], *, path: str | Path) -
         ax = fig.add_subplot(1, 2, slot + 1)
         for key in group:
             values = [float(row[key]) if _is_number(row.get(key)) else np.nan for row in rows]
-            ax.plot(epochs, values, marker="o", markersize=3, label=key)
+            ax.plot(epochs, values, marker="o", markersize=3, label=key,
+                color=PALETTE[group.index(key) % len(PALETTE)])
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
@@ -147,7 +154,7 @@ def outcome_codes(y_true: np.ndarray, y_pred: np.ndarray, mask: np.ndarray | Non
     return codes
 
 
-def plot_piano_roll(
+def piano_roll_figure(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     classes: Sequence[str],
@@ -155,31 +162,64 @@ def plot_piano_roll(
     hop_s: float,
     first_centre: float = 0.0,
     mask: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
+    thresholds: np.ndarray | None = None,
     title: str = "",
-    path: str | Path,
-) -> Path:
-    """Ground truth vs prediction over time, one row per class.
+) -> Figure:
+    """Ground truth vs prediction over time, one row per class; above it, with ``scores``, the
+    activations the decisions came from.
 
-    Correct activity is green, false positives red, misses light red, unknown labels grey.
+    Parameters
+    ----------
+    y_true, y_pred : np.ndarray [shape=(n_frames, n_classes)]
+    scores : np.ndarray [shape=(n_frames, n_classes)] or None
+        Activations (probabilities) as thresholded, drawn with :data:`ACTIVATION_CMAP`; frames
+        where the truth is active are outlined.
+    thresholds : np.ndarray [shape=(n_classes,)] or None
+        Written next to each class's name in the activation panel.
+
+    Outcomes: correct activity blue, false positives vermillion, misses sky blue, unknown
+    labels grey (:data:`OUTCOME_COLOURS`).
     """
     codes = outcome_codes(y_true, y_pred, mask)
     n_frames, n = codes.shape
-    fig = _new_figure(11.0, max(2.2, 0.32 * n + 1.4))
-    ax = fig.add_subplot()
-    cmap = ListedColormap(list(OUTCOME_COLOURS.values()))
+    panels = 2 if scores is not None else 1
+    fig = _new_figure(11.0, max(2.2, 0.32 * n + 1.4) * (1.0 if panels == 1 else 1.8))
+    axes = fig.subplots(panels, 1, squeeze=False, sharex=True)[:, 0]
     start = first_centre - hop_s / 2
     extent = (start, start + n_frames * hop_s, n - 0.5, -0.5)
+    if scores is not None:
+        ax = axes[0]
+        image = ax.imshow(np.asarray(scores, dtype=float).T, aspect="auto", interpolation="nearest",
+                          cmap=ACTIVATION_CMAP, vmin=0.0, vmax=1.0, extent=extent)
+        truth = np.asarray(y_true, dtype=float).T
+        if truth.any():
+            xs = start + (np.arange(n_frames) + 0.5) * hop_s
+            ax.contour(xs, np.arange(n), truth, levels=[0.5], colors="#ffffff", linewidths=0.8)
+        names = list(classes) if thresholds is None else [f"{c} ({t:.2f})" for c, t in zip(classes, thresholds)]
+        ax.set_yticks(range(n), names, fontsize=8)
+        ax.set_title(f"{title}\nactivation (white outline: truth; threshold in brackets)" if title else
+                     "activation (white outline: truth)", fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.025, pad=0.01, label="activation")
+    ax = axes[-1]
+    cmap = ListedColormap(list(OUTCOME_COLOURS.values()))
     ax.imshow(codes.T, aspect="auto", interpolation="nearest", cmap=cmap, vmin=-0.5, vmax=4.5, extent=extent)
     ax.set_yticks(range(n), list(classes), fontsize=8)
     for row in range(n + 1):
         ax.axhline(row - 0.5, color="#e0e0e0", linewidth=0.5)
     ax.set_xlabel("time (s)")
-    ax.set_title(title)
+    ax.set_title("decisions" if scores is not None else title, fontsize=9 if scores is not None else None)
     used = set(np.unique(codes).tolist()) | {1, 2, 3}
     handles = [Patch(facecolor=c, edgecolor="#888", label=name)
                for k, (name, c) in enumerate(OUTCOME_COLOURS.items()) if k in used and k != 0]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    return _save(fig, path)
+    return fig
+
+
+def plot_piano_roll(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str], *, path: str | Path,
+                    **options) -> Path:
+    """:func:`piano_roll_figure` written to ``path``."""
+    return _save(piano_roll_figure(y_true, y_pred, classes, **options), path)
 
 
 def plot_timeline(
@@ -204,7 +244,7 @@ def plot_timeline(
         hop_s = float(panel["hop_s"])
         start = float(panel["first_centre"]) - hop_s / 2
         extent = (start, start + scores.shape[0] * hop_s, len(classes) - 0.5, -0.5)
-        image = ax.imshow(scores.T, aspect="auto", interpolation="nearest", cmap="Greys",
+        image = ax.imshow(scores.T, aspect="auto", interpolation="nearest", cmap=ACTIVATION_CMAP,
                           vmin=0, vmax=1, extent=extent)
         row_of = {c: i for i, c in enumerate(classes)}
         for seg in panel["segments"]:
@@ -231,7 +271,8 @@ def plot_comparison(
     x = np.arange(len(metrics))
     for k, name in enumerate(names):
         heights = [values[m][k] for m in metrics]
-        ax.bar(x - 0.4 + width * (k + 0.5), np.nan_to_num(np.asarray(heights, float)), width=width, label=name)
+        ax.bar(x - 0.4 + width * (k + 0.5), np.nan_to_num(np.asarray(heights, float)), width=width, label=name,
+               color=PALETTE[k % len(PALETTE)])
     ax.set_xticks(x, metrics, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.grid(axis="y", alpha=0.3)
@@ -241,7 +282,7 @@ def plot_comparison(
 
 
 def _segment_box(start: float, end: float, row: int) -> Rectangle:
-    return Rectangle((start, row - 0.42), end - start, 0.84, fill=False, edgecolor="#1f77b4", linewidth=1.4)
+    return Rectangle((start, row - 0.42), end - start, 0.84, fill=False, edgecolor=PALETTE[3], linewidth=1.4)
 
 
 def _is_number(value: object) -> bool:

@@ -6,6 +6,12 @@ a segment when it is active in any frame whose centre lies in it.  Scores count
 and the error rate ``ER = (S + D + I) / N`` where, per segment, ``S = min(FN, FP)``,
 ``D = max(0, FN - FP)``, ``I = max(0, FP - FN)`` and ``N`` is the number of true active pairs.
 
+The macro F1 is sed_eval's class-wise average exactly (checked against values sed_eval 0.2.1
+computed, ``tests/evaluation/data``): a class's precision is undefined without system output,
+its recall without reference segments, and its F1 is undefined when either is (0 when both are
+0), so the average leaves out a class that only has false positives **and** a class that is
+present but never predicted.  ``f1_per_class`` says which classes counted.
+
 Segments never span tracks: compute the activity per track with :func:`segment_activity` and
 stack the results before :func:`segment_metrics`.
 """
@@ -14,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluation.frame import per_class_metrics
 from evaluation.inputs import check_labels, check_mask, check_same_shape
 
 
@@ -85,9 +90,10 @@ def segment_metrics(
     Returns
     -------
     dict
-        ``f1_micro``, ``precision_micro``, ``recall_micro``, ``f1_macro``, ``error_rate``,
-        ``substitution_rate``, ``deletion_rate``, ``insertion_rate``, ``n_segments``.
-        Undefined values are NaN (no true and no predicted activity; ER with ``N == 0``).
+        ``f1_micro``, ``precision_micro``, ``recall_micro``, ``f1_macro`` (sed_eval's class-wise
+        average), ``error_rate``, ``substitution_rate``, ``deletion_rate``, ``insertion_rate``,
+        ``n_segments``, and ``f1_per_class`` ``[shape=(n_classes,)]``.  Undefined values are NaN
+        (see the module docstring; ER with ``N == 0``).
     """
     y_true = check_labels(y_true, name="y_true")
     y_pred = check_labels(y_pred, name="y_pred")
@@ -102,8 +108,7 @@ def segment_metrics(
     subs = int(np.minimum(fn_seg, fp_seg).sum())
     dels = int(np.maximum(0, fn_seg - fp_seg).sum())
     ins = int(np.maximum(0, fp_seg - fn_seg).sum())
-    per_class = per_class_metrics(y_true, y_pred, mask=mask)
-    f1_classes = per_class["f1"]
+    f1_classes = sed_eval_class_f1(y_true, y_pred, known)
     return {
         "precision_micro": tp / (tp + fp) if tp + fp else np.nan,
         "recall_micro": tp / n_ref if n_ref else np.nan,
@@ -114,4 +119,18 @@ def segment_metrics(
         "deletion_rate": dels / n_ref if n_ref else np.nan,
         "insertion_rate": ins / n_ref if n_ref else np.nan,
         "n_segments": int(y_true.shape[0]),
+        "f1_per_class": f1_classes,
     }
+
+
+def sed_eval_class_f1(y_true: np.ndarray, y_pred: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Each class's F1 as sed_eval's class-wise metrics define it (NaN without output or without reference,
+    0 when neither precision nor recall is above 0), ``[shape=(n_classes,)]``."""
+    n_tp = (y_true & y_pred & known).sum(axis=0).astype(np.float64)
+    n_sys = (y_pred & known).sum(axis=0).astype(np.float64)
+    n_ref = (y_true & known).sum(axis=0).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(n_sys > 0, n_tp / n_sys, np.nan)
+        recall = np.where(n_ref > 0, n_tp / n_ref, np.nan)
+        f1 = 2 * precision * recall / (precision + recall)
+    return np.where((precision == 0) & (recall == 0), 0.0, f1)

@@ -1,7 +1,10 @@
-"""Optional median filtering of frame activations along time.
+"""Median filtering of frame activations along time, one window per class.
 
 A median filter removes activations shorter than half its length and fills gaps of the same
-size, without moving onsets of long events.  Reports give scores with and without it.
+size, without moving onsets of long events.  One window cannot suit every class: 0.5 s erases
+drum hits (their labelled notes last a few frames), while it fills the dropouts of a sustained
+pad.  A run's decision rule (:mod:`evaluation.decision`) holds a window per class, tuned on
+validation, and :func:`smooth_per_class` applies it.
 """
 
 from __future__ import annotations
@@ -44,3 +47,29 @@ def smooth_activations(y_score: np.ndarray, *, size: int) -> np.ndarray:
     if size == 1 or y_score.shape[0] == 0:
         return y_score.astype(np.float32)
     return median_filter(y_score, size=(int(size), 1), mode="nearest").astype(np.float32)
+
+
+def smooth_per_class(y_score: np.ndarray, *, sizes: np.ndarray) -> np.ndarray:
+    """Median filter each class's activation with its own length.
+
+    Parameters
+    ----------
+    y_score : np.ndarray [shape=(n_frames, n_classes)]
+        Frame probabilities of one track.
+    sizes : np.ndarray [shape=(n_classes,), dtype=int]
+        Odd filter length of each class in frames (1: that class is left as it is).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames, n_classes), dtype=float32]
+    """
+    y_score = check_scores(y_score, name="y_score")
+    sizes = np.asarray(sizes)
+    if sizes.shape != (y_score.shape[1],):
+        raise ValueError(f"sizes has shape {sizes.shape}; give one filter length per class ({y_score.shape[1]},)")
+    out = y_score.astype(np.float32)
+    for size in np.unique(sizes):
+        if size > 1:
+            columns = np.flatnonzero(sizes == size)
+            out[:, columns] = smooth_activations(y_score[:, columns], size=int(size))
+    return out

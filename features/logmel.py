@@ -96,6 +96,12 @@ class LogMelConfig:
     def frame_shape(self) -> tuple[int, ...]:
         return (self.n_mels,)
 
+    def bin_frequencies(self) -> np.ndarray:
+        """Centre frequency of each mel band in Hz (the peak of its triangle), ascending, ``[shape=(n_mels,)]``."""
+        fmax = self.sr / 2.0 if self.fmax is None else float(self.fmax)
+        edges = np.linspace(hz_to_mel(self.fmin, htk=self.htk), hz_to_mel(fmax, htk=self.htk), self.n_mels + 2)
+        return mel_to_hz(edges[1:-1], htk=self.htk)
+
     def mel_basis(self) -> np.ndarray:
         """The mel filterbank, ``[shape=(n_mels, 1 + n_fft // 2)]``, float32; equals ``librosa.filters.mel``."""
         return mel_filterbank(sr=self.sr, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax,

@@ -114,6 +114,10 @@ class ScalogramConfig:
             voices_per_octave=self.voices_per_octave,
         )
 
+    def bin_frequencies(self) -> np.ndarray:
+        """Centre frequency of each scale in Hz (:meth:`frequencies`), the feature columns' coordinate."""
+        return self.frequencies()
+
     def wavelet_object(self) -> MorseWavelet | ComplexMorlet:
         if self.wavelet == "morse":
             return MorseWavelet(beta=self.beta, gamma=self.gamma)

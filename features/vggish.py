@@ -182,6 +182,10 @@ class VGGishInputConfig:
     def frame_shape(self) -> tuple[int, ...]:
         return (LogMelConfig.vggish().n_mels,)
 
+    def bin_frequencies(self) -> np.ndarray:
+        """Centre frequency of each of the 64 HTK mel bands in Hz (125-7500 Hz), ``[shape=(64,)]``."""
+        return LogMelConfig.vggish().bin_frequencies()
+
     def compute(self, y: np.ndarray) -> np.ndarray:
         """Frames ``[shape=(n_samples // 160, 64)]`` float32."""
         return vggish_log_mel(y)

@@ -18,6 +18,7 @@ from prefect import flow, task
 
 from flows.evaluate import evaluate_model
 from flows.extract import extract_features
+from flows.params import DemoParams, FlowParameterError, ModelName, Positive, Workers, parse_parameters, rejected
 from flows.train import train_model
 
 # The demo's recipe: the shipped model's (models/recipes/gm-families.json), smaller, so `make demo`
@@ -88,9 +89,9 @@ def demo_config(*, songs: int | None = None, seed: int = 0, model: str | None = 
     return ProtocolConfig.from_json({**fields, "training": options})
 
 
-@flow(name="demo-pipeline", log_prints=True)
-def demo_pipeline(out: str = "demo", songs: int | None = None, seed: int = 0, model: str | None = None,
-                  epochs: int | None = None, workers: int = 2, recipe: dict[str, Any] | None = None,
+@flow(name="demo-pipeline", log_prints=True, validate_parameters=False)
+def demo_pipeline(out: str = "demo", songs: Positive | None = None, seed: int = 0, model: ModelName | None = None,
+                  epochs: Positive | None = None, workers: Workers = 2, recipe: dict[str, Any] | None = None,
                   training: dict[str, Any] | None = None) -> dict[str, Any]:
     """The recipe of the shipped model, demo-sized, on the demo corpus; returns paths and the score tables.
 
@@ -99,8 +100,14 @@ def demo_pipeline(out: str = "demo", songs: int | None = None, seed: int = 0, mo
     """
     from evaluation.protocol import ProtocolPaths, markdown_tables
 
-    config = demo_config(songs=songs, seed=seed, model=model, epochs=epochs, workers=workers, recipe=recipe,
-                         training=training)
+    try:
+        given = parse_parameters(DemoParams, out=out, songs=songs, seed=seed, model=model, epochs=epochs,
+                                 workers=workers, recipe=recipe, training=training)
+    except FlowParameterError as exc:
+        return rejected(exc)
+    out, workers, seed = given.out, given.workers, given.seed
+    config = demo_config(songs=given.songs, seed=seed, model=given.model, epochs=given.epochs, workers=workers,
+                         recipe=given.recipe, training=given.training)
     options = dict(config.training)
     paths = ProtocolPaths(Path(out))
     render_corpora(config, out)

@@ -15,7 +15,10 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import as_completed
 
-from flows.params import ExtractParams
+from flows.logs import library_logs
+from flows.params import (
+    Activity, Dataset, ExtractParams, FeatureName, FlowParameterError, Workers, parse_parameters, rejected,
+)
 
 
 @task(name="extract-batch", retries=2, retry_delay_seconds=5)
@@ -90,26 +93,31 @@ def task_runner_for(params: ExtractParams) -> Any:
     return DaskTaskRunner(cluster_class=start_local_cluster, cluster_kwargs={"workers": params.workers})
 
 
-@flow(name="extract-features", log_prints=True)
+@flow(name="extract-features", log_prints=True, validate_parameters=False)
 def extract_features(
-    dataset: str,
+    dataset: Dataset,
     root: str,
     store: str,
-    features: list[str] | None = None,
-    workers: int = 2,
+    features: list[FeatureName] | None = None,
+    workers: Workers = 2,
     dask_address: str | None = None,
     taxonomy: str | None = None,
     prune: bool = False,
     endpoint_url: str | None = None,
     stems: bool | None = None,
-    activity: str | None = None,
+    activity: Activity | None = None,
 ) -> dict[str, Any]:
     """Extract ``features`` of the dataset at ``root`` into ``store``; only new or changed songs
     are computed.  ``stems`` / ``activity``: see ``instrec extract --stems / --activity``."""
-    params = ExtractParams(dataset=dataset, root=root, store=store, features=features or ["logmel"],
-                           workers=workers, dask_address=dask_address, taxonomy=taxonomy, prune=prune,
-                           endpoint_url=endpoint_url, stems=stems, activity=activity)
-    summary = extract_on_task_runner.with_options(task_runner=task_runner_for(params))(params)
+    try:
+        params = parse_parameters(ExtractParams, dataset=dataset, root=root, store=store,
+                                  features=features or ["logmel"], workers=workers, dask_address=dask_address,
+                                  taxonomy=taxonomy, prune=prune, endpoint_url=endpoint_url, stems=stems,
+                                  activity=activity)
+    except FlowParameterError as exc:
+        return rejected(exc)
+    with library_logs():
+        summary = extract_on_task_runner.with_options(task_runner=task_runner_for(params))(params)
     create_markdown_artifact(key="extraction-summary", markdown=summary_markdown(summary),
                              description="Tracks done, skipped and failed")
     print(f"{params.store}: {summary['done']} done, {summary['skipped_unchanged']} unchanged, "

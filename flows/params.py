@@ -1,17 +1,79 @@
 """Flow parameters, validated at the flow boundary with pydantic and mapped onto the library.
 
-Prefect shows these fields in the UI and checks ``prefect deployment run -p ...`` values
-against them; everything past this boundary is the plain library configuration.
+Validation happens twice, with the same types:
+
+* at submission: the flows' signatures use the types below (literals, bounds), so the
+  deployment's parameter schema lists the allowed values and the Prefect server refuses
+  ``prefect deployment run -p dataset=foo`` at once, naming the field and the values
+  ("Validation failed for field 'dataset'. Failure reason: 'foo' is not one of [...]");
+* when the run starts (what the server cannot know: whether a folder exists on the worker,
+  whether a feature set name is known to this instrec): :func:`parse_parameters` builds the
+  models below and turns a failure into :class:`FlowParameterError`, one line naming each
+  parameter, the value and what is allowed; :func:`rejected` logs that line and ends the run
+  Failed with it as the message (on a worker, Prefect's engine then logs the traceback it logs
+  for every failed run, which ends with the same line; no pydantic report).  The flows
+  therefore switch Prefect's own signature validation off (``validate_parameters=False``): it
+  would fail first, with a multi-line pydantic report.
+
+Everything past this boundary is the plain library configuration.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from features.registry import feature_names
+from pipeline.track import InstrecError
+from training.registry import MODEL_NAMES
 
 Dataset = Literal["aam", "slakh", "openmic", "folder", "demo"]
+FeatureName = Literal[feature_names()]  # type: ignore[valid-type]  # the registry's names
+ModelName = Literal[MODEL_NAMES]  # type: ignore[valid-type]
+Split = Literal["train", "validation", "test", "all"]
+Device = Literal["auto", "cpu", "cuda"]
+Activity = Literal["notes", "stem-energy"]
+Workers = Annotated[int, Field(ge=1, le=256, description="local Dask workers")]
+Positive = Annotated[int, Field(ge=1)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class FlowParameterError(InstrecError, ValueError):
+    """Flow parameters that do not validate; the message is one line naming each bad parameter."""
+
+
+def describe_errors(exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line for all of a model's validation errors: ``parameter NAME=VALUE: what is allowed``."""
+    parts = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "parameters"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"not a parameter; the parameters are {', '.join(model.model_fields)}"
+        value = error.get("input")
+        shown = repr(value) if not isinstance(value, (dict, list)) or len(repr(value)) < 80 else type(value).__name__
+        parts.append(f"parameter {name}={shown}: {message}")
+    return "; ".join(parts)
+
+
+def parse_parameters(schema: type[M], /, **values: Any) -> M:
+    """``schema(**values)``, a failure raised as :class:`FlowParameterError` (one line)."""
+    try:
+        return schema(**values)
+    except ValidationError as exc:
+        raise FlowParameterError(describe_errors(exc, schema)) from None
+
+
+def rejected(exc: FlowParameterError) -> Any:
+    """Log the one-line reason in the run's log and end the run Failed with it as the state message."""
+    from prefect import get_run_logger
+    from prefect.states import Failed
+
+    get_run_logger().error(str(exc))
+    return Failed(message=str(exc))
 
 
 class _Params(BaseModel):
@@ -25,13 +87,13 @@ class ExtractParams(_Params):
     root: str = Field(description="the dataset's folder")
     store: str = Field(description="store path or fsspec URL (s3://bucket/path)")
     features: list[str] = Field(default_factory=lambda: ["logmel"], min_length=1)
-    workers: int = Field(default=2, ge=1, le=256, description="local Dask workers")
+    workers: Workers = 2
     dask_address: str | None = Field(default=None, description="existing Dask scheduler, tcp://host:8786")
     taxonomy: str | None = None
     prune: bool = False
     endpoint_url: str | None = Field(default=None, description="S3 endpoint for s3:// stores")
     stems: bool | None = Field(default=None, description="store every song's stems (default: the store's setting)")
-    activity: Literal["notes", "stem-energy"] | None = Field(
+    activity: Activity | None = Field(
         default=None, description="frame labels from notes or stem energy (default: the store's setting)")
 
     @field_validator("features")
@@ -78,7 +140,7 @@ class TrainParams(_Params):
     window: int = Field(default=_TRAIN.window, ge=8)
     lr: float = Field(default=_TRAIN.lr, gt=0)
     seed: int = _TRAIN.seed
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
     augment: list[str] = Field(default_factory=lambda: list(_TRAIN.augment))
     attention: bool = False
     patience: int = Field(default=_TRAIN.patience, ge=1)
@@ -132,7 +194,7 @@ class EvaluateParams(_Params):
     store: str
     run: str
     out: str
-    split: Literal["train", "validation", "test", "all"] = "test"
+    split: Split = "test"
     endpoint_url: str | None = None
 
     def storage_options(self) -> dict[str, Any] | None:
@@ -151,6 +213,17 @@ class ReprocessParams(ExtractParams):
     predictions: str | None = Field(default=None, description="where prediction JSON/PNG go "
                                                               "(default: <run>/predictions)")
 
+    @field_validator("root")
+    @classmethod
+    def _root_exists(cls, root: str) -> str:
+        # a root that does not exist yet is allowed (the flow warns and completes): the schedule of a
+        # fresh `make serve` runs before `make demo` has written the corpus
+        return root
+
+    def dataset_missing(self) -> bool:
+        """True when the dataset root is a local path that is not a folder (yet)."""
+        return "://" not in self.root and not Path(self.root).is_dir()
+
     @field_validator("run")
     @classmethod
     def _run_exists(cls, run: str | None) -> str | None:
@@ -167,3 +240,16 @@ class ReprocessParams(ExtractParams):
         if self.run is None or ("://" not in self.run and not Path(self.run).exists()):
             return None
         return self.predictions or str(Path(self.run) / "predictions")
+
+
+class DemoParams(_Params):
+    """The demo chain (``demo-pipeline``): where it writes, and the recipe's size."""
+
+    out: str = "demo"
+    songs: Positive | None = None
+    seed: int = 0
+    model: ModelName | None = None
+    epochs: Positive | None = None
+    workers: Workers = 2
+    recipe: dict[str, Any] | None = None
+    training: dict[str, Any] | None = None

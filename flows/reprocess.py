@@ -15,7 +15,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows.extract import extract_features
-from flows.params import ReprocessParams
+from flows.logs import library_logs
+from flows.params import (
+    Dataset, FeatureName, FlowParameterError, ReprocessParams, Workers, parse_parameters, rejected,
+)
 
 
 @task(name="feature-keys")
@@ -51,15 +54,17 @@ def predict_new_songs(audio: dict[str, str], run: str, out: str) -> dict[str, di
     for one that could not be read)."""
     import json
 
-    from evaluation.predict import predict_files
+    from evaluation.predict import predict_files, track_names_from
 
-    track_of = {str(path): tid for tid, path in audio.items()}
-    result = predict_files(list(audio.values()), [run], out)
+    track_ids = list(audio)
+    # outputs named after the track ids: every Slakh mix is mix.flac, a file name would collide
+    result = predict_files([audio[tid] for tid in track_ids], [run], out, names=track_ids)
+    track_of = dict(zip(track_names_from(track_ids), track_ids))
     predicted: dict[str, dict[str, Any]] = {}
     for path in result["written"]:
         record = json.loads(Path(path).read_text())
         runs = record.get("runs") or [{}]
-        predicted[track_of[record["audio"]]] = {"json": str(path), "dominant": runs[0].get("dominant")}
+        predicted[track_of[record["track"]]] = {"json": str(path), "dominant": runs[0].get("dominant")}
     for tid in audio:
         predicted.setdefault(tid, {"problem": next((p for p in result["problems"] if audio[tid] in p),
                                                    "prediction failed")})
@@ -91,13 +96,19 @@ def additions_markdown(scan: dict[str, Any], extraction: dict[str, Any] | None,
     return "\n".join(lines)
 
 
-@flow(name="reprocess-new-songs", log_prints=True)
+def missing_dataset_markdown(params: ReprocessParams) -> str:
+    """The artifact of a run that found no dataset folder to scan."""
+    return (f"No dataset at `{params.root}` yet: nothing scanned, nothing extracted. Create it (`make demo`, "
+            "`instrec demo-corpus`, or copy a dataset there); the next scheduled run picks it up.")
+
+
+@flow(name="reprocess-new-songs", log_prints=True, validate_parameters=False)
 def reprocess_new_songs(
-    dataset: str,
+    dataset: Dataset,
     root: str,
     store: str,
-    features: list[str] | None = None,
-    workers: int = 2,
+    features: list[FeatureName] | None = None,
+    workers: Workers = 2,
     dask_address: str | None = None,
     taxonomy: str | None = None,
     endpoint_url: str | None = None,
@@ -105,12 +116,23 @@ def reprocess_new_songs(
     predictions: str | None = None,
 ) -> dict[str, Any]:
     """Extract the songs under ``root`` that are new or changed since ``store`` was last updated;
-    with ``run``, predict that run's model on them into ``predictions`` (default ``<run>/predictions``)."""
-    params = ReprocessParams(dataset=dataset, root=root, store=store, features=features or ["logmel"],
-                             workers=workers, dask_address=dask_address, taxonomy=taxonomy,
-                             endpoint_url=endpoint_url, run=run, predictions=predictions)
-    scan = scan_for_changes(params, feature_keys(params.features))
+    with ``run``, predict that run's model on them into ``predictions`` (default ``<run>/predictions``).
+    A ``root`` that does not exist yet ends the run Completed, with a warning."""
+    try:
+        params = parse_parameters(ReprocessParams, dataset=dataset, root=root, store=store,
+                                  features=features or ["logmel"], workers=workers, dask_address=dask_address,
+                                  taxonomy=taxonomy, endpoint_url=endpoint_url, run=run, predictions=predictions)
+    except FlowParameterError as exc:
+        return rejected(exc)
     logger = get_run_logger()
+    if params.dataset_missing():
+        logger.warning("%s: no dataset folder here yet, nothing to scan; create it (make demo, instrec demo-corpus) "
+                       "and the next run adds its songs", params.root)
+        create_markdown_artifact(key="reprocessed-songs", markdown=missing_dataset_markdown(params),
+                                 description="Songs added to the store by this run")
+        return {"scan": None, "added": [], "extraction": None, "predictions": None, "dataset_missing": True}
+    with library_logs():
+        scan = scan_for_changes(params, feature_keys(params.features))
     extraction = predicted = None
     if not scan["store_exists"]:
         logger.warning("%s: no store yet; build it with the extract-features flow (or `instrec extract`), "
@@ -126,7 +148,8 @@ def reprocess_new_songs(
             logger.warning("%s: no run there yet; predictions skipped (train one, e.g. with the train-model "
                            "flow)", params.run)
         elif out and done:
-            predicted = predict_new_songs(done, params.run, out)
+            with library_logs():
+                predicted = predict_new_songs(done, params.run, out)
     else:
         logger.info("%s: nothing new under %s", params.store, params.root)
     create_markdown_artifact(key="reprocessed-songs", markdown=additions_markdown(scan, extraction, predicted),
@@ -135,4 +158,4 @@ def reprocess_new_songs(
     print(f"{params.store}: added or updated {len(added)} songs ({', '.join(added) or 'none'}), "
           f"{len(scan['unchanged'])} unchanged")
     return {"scan": {k: v for k, v in scan.items() if k != "audio"}, "added": added,
-            "extraction": extraction, "predictions": predicted}
+            "extraction": extraction, "predictions": predicted, "dataset_missing": False}

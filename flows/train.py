@@ -7,7 +7,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from flows.params import TrainParams
+from flows.logs import library_logs
+from flows.params import Device, FlowParameterError, ModelName, Positive, TrainParams, parse_parameters, rejected
 
 
 @task(name="check-device")
@@ -33,10 +34,12 @@ def remove_previous_run(out: str) -> None:
 
 @task(name="fit-model")
 def fit_model(params: TrainParams, device: str) -> str:
+    """Train; the loop's progress, per-epoch metrics and warnings go to this task's log."""
     from training.loop import train
 
     config = params.model_copy(update={"device": device}).to_config()
-    return str(train(config, resume=params.resume))
+    with library_logs():
+        return str(train(config, resume=params.resume))
 
 
 @task(name="tune-thresholds")
@@ -44,11 +47,12 @@ def tune_thresholds(params: TrainParams, run_dir: str) -> str:
     """Tune the run's decision rule on its validation split; one line saying what was chosen."""
     from evaluation.tune import tune_after_training
 
-    decision = tune_after_training(params.to_config(), run_dir)
+    with library_logs():
+        decision = tune_after_training(params.to_config(), run_dir)
     message = ("no validation tracks: thresholds not tuned (decisions use 0.5)" if decision is None else
                f"thresholds tuned on {decision.info['tuned_on']['n_tracks']} validation tracks: default rule "
                f"{decision.default}")
-    get_run_logger().info(message)
+    (get_run_logger().warning if decision is None else get_run_logger().info)(message)
     return message
 
 
@@ -66,14 +70,14 @@ def publish_training_metrics(run_dir: str) -> dict[str, Any]:
     return history[-1] if history else {}
 
 
-@flow(name="train-model", log_prints=True)
+@flow(name="train-model", log_prints=True, validate_parameters=False)
 def train_model(
     store: str,
     out: str,
     features: str = "logmel",
-    model: str = "crnn",
-    epochs: int | None = None,
-    device: str = "auto",
+    model: ModelName = "crnn",
+    epochs: Positive | None = None,
+    device: Device = "auto",
     options: dict[str, Any] | None = None,
     fresh: bool = False,
 ) -> str:
@@ -86,7 +90,11 @@ def train_model(
     fields: dict[str, Any] = dict(options or {})
     if epochs is not None:
         fields["epochs"] = epochs
-    params = TrainParams(store=store, out=out, features=features, model=model, device=device, **fields)
+    try:
+        params = parse_parameters(TrainParams, store=store, out=out, features=features, model=model, device=device,
+                                  **fields)
+    except FlowParameterError as exc:
+        return rejected(exc)
     if fresh:
         remove_previous_run(params.out)
     run_dir = fit_model(params, check_device(params.device))

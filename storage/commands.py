@@ -1,4 +1,4 @@
-"""``instrec store info URL`` and ``instrec store verify URL``."""
+"""``instrec store info URL``, ``instrec store verify URL`` and ``instrec store export URL``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--endpoint-url", default=None, metavar="URL",
                         help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
     verify.set_defaults(handler=run_verify)
+    export = sub.add_parser("export", help="write a split of a feature set as Parquet or NumPy (.npz)",
+                            description="Every frame of the split's committed tracks with its track id, time, "
+                                        "labels and label mask (storage/export.py; from Python, to='xarray' "
+                                        "gives a lazy xarray.Dataset).")
+    export.add_argument("url", metavar="URL", help="store path or fsspec URL")
+    export.add_argument("--feature-set", default="logmel", help="feature set name or key")
+    export.add_argument("--split", default=None, help="train, validation, test (default: every track)")
+    export.add_argument("--out", required=True, help="file to write: .parquet, or .npz for NumPy")
+    export.add_argument("--endpoint-url", default=None, metavar="URL",
+                        help="S3 endpoint (e.g. http://127.0.0.1:9000; default: AWS)")
+    export.set_defaults(handler=run_export)
 
 
 def _options(args: argparse.Namespace) -> dict | None:
@@ -64,3 +75,13 @@ def run_verify(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         out.write("  fix: run `instrec store verify --repair URL`, then `instrec extract` again to recompute "
                   "the uncommitted tracks\n")
     return 0 if report.ok or (args.repair and report.repaired) else 1
+
+
+def run_export(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    from storage.export import export_split
+
+    to = "numpy" if args.out.endswith(".npz") else "parquet"
+    export_split(args.url, feature_set=args.feature_set, split=args.split, to=to, path=args.out,
+                 storage_options=_options(args))
+    (out or sys.stdout).write(f"{args.out}: {args.split or 'every'} split of {args.feature_set} ({to})\n")
+    return 0

@@ -2,7 +2,8 @@
 
 Layout of a store at ``URL`` (see ``storage/README.md`` for the reasons)::
 
-    URL/zarr.json                         root group: schema_version, dataset, classes
+    URL/zarr.json                         root group: schema_version, dataset, classes, and the committed
+                                      hierarchy as consolidated metadata (rewritten at every commit)
     URL/manifest.json                     the committed state (written last, atomically)
     URL/.lock                             present while a writer runs (pid, host, run id)
     URL/runs/<time>-<run>.json            one log per extraction run (done/skipped/failed)
@@ -39,6 +40,7 @@ import fsspec
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+ROOT_METADATA = "zarr.json"
 LOCK = ".lock"
 RUNS = "runs"
 SOURCE_HASHES = "source_hashes.json"
@@ -128,7 +130,11 @@ def publish_json(loc: StoreLocation, document: dict, *parts: str) -> None:
     Locally: write a temporary file in the same directory, fsync, ``os.replace``.  On object
     stores a single PUT is atomic: readers see the old or the new object, never a mix.
     """
-    data = json.dumps(document, indent=1, sort_keys=True).encode()
+    publish_bytes(loc, json.dumps(document, indent=1, sort_keys=True).encode(), *parts)
+
+
+def publish_bytes(loc: StoreLocation, data: bytes, *parts: str) -> None:
+    """Replace a file atomically (see :func:`publish_json`)."""
     path = loc.path(*parts)
     if loc.is_local:
         directory = os.path.dirname(path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import numpy as np
+
 from storage.layout import feature_key
 
 DEFAULT_CHUNK_FRAMES = 512
@@ -104,6 +106,49 @@ class FeatureSetSpec:
         )
 
 
+# Per-frame dimensions whose coordinate is a frequency: the feature configuration's bin_frequencies().
+FREQUENCY_DIMS = ("mel", "scale")
+
+
+def frame_coordinates(spec: FeatureSetSpec) -> dict[str, np.ndarray]:
+    """Coordinate values of the per-frame dimensions that have one: ``mel`` / ``scale`` centre frequencies in Hz.
+
+    Computed from the feature set's parameters (``features.registry.config_from_params``), so a
+    store written before coordinates existed gets the same values for its new tracks.
+
+    Returns
+    -------
+    dict
+        Dimension name -> ``np.ndarray [shape=(n_bins,), dtype=float64]``; empty for dimensions
+        without physical units (``embedding``).
+    """
+    dims = [d for d in spec.frame_dims if d in FREQUENCY_DIMS]
+    if not dims:
+        return {}
+    from features.registry import config_from_params
+
+    values = np.asarray(config_from_params(spec.params).bin_frequencies(), dtype=np.float64)
+    if values.shape != (spec.frame_shape[spec.frame_dims.index(dims[0])],):
+        raise ValueError(f"{spec.key}: {len(values)} bin frequencies for frame shape {spec.frame_shape}")
+    return {dims[0]: values}
+
+
+def grid_attributes(spec: FeatureSetSpec) -> dict[str, Any]:
+    """What a reader of one track group needs to interpret its frames without instrec."""
+    sr = spec.params.get("sr")
+    return {
+        "feature_name": spec.name, "feature_params": spec.params, "config_hash": spec.config_hash,
+        "sr": sr, "hop_length": spec.params.get("hop_length", round(spec.hop_s * sr) if sr else None), "hop_s": spec.hop_s,
+        "frame_rate": spec.frame_rate, "first_centre": spec.first_centre,
+        "time_coordinate": "frame centre in seconds: first_centre + i * hop_s",
+    }
+
+
+def track_attributes(track_id: str, spec: FeatureSetSpec, meta: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a track version's group: its id, feature set, ``TrackMeta.to_json()`` and the grid."""
+    return {"track_id": track_id, "feature_set": spec.key, **meta, **grid_attributes(spec)}
+
+
 @dataclass(frozen=True)
 class TrackMeta:
     """Per-track metadata the store keeps next to each feature set's frames."""
@@ -132,6 +177,8 @@ class TrackMeta:
             sample_rate=int(track.sample_rate), strong_labels=bool(track.strong_labels),
             warnings=tuple(warnings),
         )
+
+    FIELDS = ("split", "duration", "content_hash", "dominant", "sample_rate", "strong_labels", "warnings")
 
     def to_json(self) -> dict:
         return {

@@ -17,10 +17,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from pipeline.track import InstrecError
+from storage.consolidated import root_metadata
 from storage.layout import (
-    MANIFEST, RUNS, SCHEMA_VERSION, SOURCE_HASHES, StoreLocation, list_versions, publish_json, read_json,
-    remove_tree,
-    resolve,
+    MANIFEST, ROOT_METADATA, RUNS, SCHEMA_VERSION, SOURCE_HASHES, StoreLocation, list_versions, publish_bytes,
+    publish_json, read_json, remove_tree, resolve,
 )
 from storage.locking import StoreLock
 from storage.schema import FeatureSetSpec, TrackMeta
@@ -382,6 +382,8 @@ class FeatureStore:
         self._manifest["snapshot_id"] = f"{self._manifest['generation']:08d}-{uuid.uuid4().hex[:8]}"
         self._manifest["committed_at"] = time.time()
         try:
+            # the root's consolidated metadata (for xarray and zarr), then the manifest, the commit itself
+            publish_bytes(self._loc, root_metadata(self._manifest), ROOT_METADATA)
             publish_json(self._loc, self._manifest, MANIFEST)
         except OSError as exc:
             self._manifest = _load_manifest(self._loc)  # back to what is committed

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from storage.layout import LOCK, feature_key, list_versions
+from storage.consolidated import root_metadata
+from storage.layout import LOCK, ROOT_METADATA, feature_key, list_versions, publish_bytes, read_json
 from storage.store import FeatureStore, open_store
 
 
@@ -30,6 +31,7 @@ class VerifyReport:
     broken: list[tuple[str, str]] = field(default_factory=list)  # (feature key, track id)
     garbage: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    stale_root: bool = False
 
     @property
     def ok(self) -> bool:
@@ -195,9 +197,19 @@ def verify_store(url: str, *, storage_options: dict | None = None, deep: bool = 
                 report.repaired += [f"uncommitted broken track {k}/{t}" for k, t in report.broken]
             removed = store.collect_garbage()
             report.repaired += [f"deleted uncommitted version {p}" for p in removed]
+            if report.stale_root and not report.broken:  # a commit above rewrote it already
+                publish_bytes(store.location, root_metadata(store.manifest), ROOT_METADATA)
+                report.repaired.append("rewrote the root zarr.json's consolidated metadata")
     finally:
         store.close()
     return report
+
+
+def _consolidated_versions(store: FeatureStore) -> set[str]:
+    """Version groups the root ``zarr.json`` lists (its consolidated leaves; empty without any)."""
+    document = read_json(store.location, ROOT_METADATA) or {}
+    nodes = (document.get("consolidated_metadata") or {}).get("metadata", {})
+    return {path for path, node in nodes.items() if "consolidated_metadata" not in node and path.count("/") == 3}
 
 
 def _verify_open(store: FeatureStore, report: VerifyReport, *, deep: bool) -> None:
@@ -216,6 +228,13 @@ def _verify_open(store: FeatureStore, report: VerifyReport, *, deep: bool) -> No
         _check_feature_set(store, key, doc, report, deep=deep)
         committed |= {r["path"] for level in ("tracks", "stems") for r in doc.get(level, {}).values()}
         report.garbage += [p for p in list_versions(store.location, key) if p not in committed]
+    listed = _consolidated_versions(store)
+    if committed and listed != committed:
+        report.notes.append(
+            "the root zarr.json does not list exactly the committed tracks (a store written before instrec "
+            "consolidated it, or a commit interrupted between the two files): xarray.open_zarr(url, group=...) "
+            "may warn or miss tracks; `store verify --repair` rewrites it")
+        report.stale_root = True
     if report.garbage:
         report.notes.append(
             f"{len(report.garbage)} uncommitted track versions (left by an interrupted run; invisible to "

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from storage.layout import StoreLocation, resolve, stem_group_path, track_version_path
-from storage.schema import FeatureSetSpec, StemMeta, TrackMeta, frames_codec, labels_codec
+from storage.schema import (
+    FeatureSetSpec, StemMeta, TrackMeta, frame_coordinates, frames_codec, labels_codec, track_attributes,
+)
 
 LABEL_CHUNK_FACTOR = 4
 
@@ -108,13 +110,68 @@ class VersionWriter:
 
 
 async def _create_version(zstore: Any, path: str, attributes: dict, arrays: dict) -> list:
-    """Create a group and its arrays concurrently (one round trip each, in parallel); the arrays in order."""
+    """Create a version group and its arrays with as few store operations as possible; the arrays in order.
+
+    The metadata of every array is made in memory first (``zarr.create_array`` on a
+    ``MemoryStore``), then every document is written at once: each array's ``zarr.json``, the
+    group's with all of them consolidated into it (so ``xarray.open_zarr(f"{url}/{path}")``
+    reads one document and warns about nothing; the arrays' metadata never changes after
+    this), and the parent groups' where missing.  No existence checks: the version path is new
+    (content hash + run nonce).  Then the arrays given ``data`` are written, all concurrently.
+    """
     import asyncio
 
-    from zarr.api.asynchronous import create_group
+    from zarr.api.asynchronous import create_array
+    from zarr.core.array import AsyncArray
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.group import ConsolidatedMetadata, GroupMetadata
+    from zarr.storage import MemoryStore, StorePath
 
-    group = await create_group(store=zstore, path=path, overwrite=True, zarr_format=3, attributes=attributes)
-    return await asyncio.gather(*(group.create_array(name, **options) for name, options in arrays.items()))
+    scratch = MemoryStore()
+    data = {name: options.pop("data") for name, options in arrays.items() if "data" in options}
+    for name, values in data.items():
+        arrays[name].setdefault("chunks", values.shape)
+        arrays[name].update(shape=values.shape, dtype=str if values.dtype.kind == "T" else values.dtype)
+    configs = {name: options.pop("config", None) for name, options in arrays.items()}
+    metadata = {name: (await create_array(scratch, name=name, zarr_format=3, **options)).metadata
+                for name, options in arrays.items()}
+    prototype = default_buffer_prototype()
+    group = GroupMetadata(attributes=attributes, consolidated_metadata=ConsolidatedMetadata(metadata=metadata))
+    documents = {f"{path}/{name}/{key}": buffer for name, meta in metadata.items()
+                 for key, buffer in meta.to_buffer_dict(prototype).items()}
+    documents.update({f"{path}/{key}": buffer for key, buffer in group.to_buffer_dict(prototype).items()})
+    parents = path.split("/")[:-1]
+    empty = GroupMetadata().to_buffer_dict(prototype)["zarr.json"]
+    await asyncio.gather(*(zstore.set(key, buffer) for key, buffer in documents.items()),
+                         *(zstore.set_if_not_exists("/".join(parents[:i]) + "/zarr.json", empty)
+                           for i in range(1, len(parents) + 1)))
+    created = [AsyncArray(metadata=meta, store_path=StorePath(zstore, f"{path}/{name}"), config=configs[name])
+               for name, meta in metadata.items()]
+    by_name = dict(zip(metadata, created))
+    await asyncio.gather(*(by_name[name].setitem(tuple(slice(None) for _ in values.shape), values)
+                           for name, values in data.items() if values.size))
+    return created
+
+
+def _coordinate_arrays(spec: FeatureSetSpec, n_frames: int, names: dict[str, list[str]]) -> dict[str, dict]:
+    """Small arrays named after their dimension, which xarray reads as coordinates: ``time`` (frame
+    centres, s), the frequency of each ``mel`` / ``scale`` bin (Hz) and each name list in ``names``
+    (``class``, ``stem``)."""
+    times = spec.first_centre + np.arange(n_frames, dtype=np.float64) * spec.hop_s
+    coords = {"time": (times, {"units": "s", "long_name": "frame centre time"})}
+    coords.update({dim: (hz, {"units": "Hz", "long_name": f"centre frequency of each {dim} bin"})
+                   for dim, hz in frame_coordinates(spec).items()})
+    coords.update({dim: (np.array(values, dtype=np.dtypes.StringDType()), {"long_name": f"{dim} name"})
+                   for dim, values in names.items()})
+    arrays = {}
+    for dim, (values, attrs) in coords.items():
+        options: dict[str, Any] = {"dimension_names": (dim,), "attributes": attrs, "config": {"write_empty_chunks": True}}
+        if len(values):
+            options["data"] = values
+        else:  # zarr cannot infer chunks from empty data
+            options.update(shape=(0,), chunks=(1,), dtype=str if values.dtype.kind == "T" else values.dtype)
+        arrays[dim] = options
+    return arrays
 
 
 @dataclass
@@ -172,7 +229,8 @@ class TrackVersion:
             for name in ("clip_labels", "clip_mask"):
                 data = arrays[name].pop("data")
                 arrays[name].update(shape=(0,), dtype=data.dtype, chunks=(1,))
-        attributes = {"track_id": meta.track_id, "feature_set": spec.key, **meta.to_json()}
+        arrays.update(_coordinate_arrays(spec, n_frames, {"class": list(classes)}))
+        attributes = track_attributes(meta.track_id, spec, meta.to_json())
         features = sync(_create_version(zstore, path, attributes, arrays))[0]
         return cls(path=path, spec=spec, meta=meta, n_frames=n_frames, n_classes=n_classes,
                    features=zarr.Array(features), clip=clip)
@@ -244,9 +302,16 @@ class StemGroupVersion:
                          "compressors": labels_codec(), "dimension_names": ("stem", "time"), "fill_value": 0,
                          "config": config},
         }
-        attributes = {"track_id": meta.track_id, "feature_set": spec.key, **meta.to_json(),
-                      "stems": [stem.to_json() for stem in stems]}
-        features, activity = sync(_create_version(zstore, path, attributes, arrays))
+        arrays.update(_coordinate_arrays(spec, n_frames, {"stem": [stem.name for stem in stems]}))
+        # each stem's class, a coordinate along `stem` (xarray reads it from the "coordinates" attribute)
+        arrays["label"] = {"data": np.array([stem.label for stem in stems], dtype=np.dtypes.StringDType()),
+                           "dimension_names": ("stem",), "attributes": {"long_name": "class of each stem"}}
+        if not stems:
+            arrays["label"] = {**_coordinate_arrays(spec, 0, {"label": []})["label"], "dimension_names": ("stem",)}
+        for name in ("features", "activity"):
+            arrays[name]["attributes"] = {"coordinates": "label"}
+        attributes = {**track_attributes(meta.track_id, spec, meta.to_json()), "stems": [s.to_json() for s in stems]}
+        features, activity = sync(_create_version(zstore, path, attributes, arrays))[:2]
         return cls(path=path, spec=spec, meta=meta, stems=list(stems), n_frames=n_frames,
                    features=zarr.Array(features), activity=zarr.Array(activity))
 

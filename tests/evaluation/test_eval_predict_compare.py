@@ -49,6 +49,9 @@ class LoudnessRun:
         loud = (energy > -40).astype(np.float32) * 0.9 + 0.05
         return np.stack([loud, 1 - loud], axis=1)
 
+    def predict_clip(self, features):
+        return self.predict(features).max(axis=0)
+
 
 def test_predict_files_writes_json_and_timeline(tmp_path, monkeypatch):
     config = LogMelConfig(sr=8000, n_fft=512, hop_length=256, n_mels=32)
@@ -61,7 +64,7 @@ def test_predict_files_writes_json_and_timeline(tmp_path, monkeypatch):
     result = predict_files([tmp_path / "song.wav", tmp_path / "nope.wav"], ["a", "b"], tmp_path / "out",
                            smoothing_s=0.1)
     assert len(result["problems"]) == 1 and "nope.wav" in result["problems"][0]
-    record = json.loads((tmp_path / "out" / "song.wav.json").read_text())
+    record = json.loads((tmp_path / "out" / "song.json").read_text())
     assert [r["name"] for r in record["runs"]] == ["a", "b"]
     run = record["runs"][0]
     assert run["dominant"] == "quiet"  # silent for 2 of 3 seconds
@@ -70,7 +73,7 @@ def test_predict_files_writes_json_and_timeline(tmp_path, monkeypatch):
     # the tone spans 1-2 s; frames 256/8000 = 32 ms apart, the 512-sample window smears ~32 ms
     assert loud[0]["start"] == pytest.approx(1.0, abs=0.08) and loud[0]["end"] == pytest.approx(2.0, abs=0.08)
     assert run["summary"]["loud"]["active_s"] == pytest.approx(1.0, abs=0.12)
-    assert (tmp_path / "out" / "song.wav.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "out" / "song.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_predict_with_the_micro_threshold(tmp_path, monkeypatch):
@@ -86,11 +89,11 @@ def test_predict_with_the_micro_threshold(tmp_path, monkeypatch):
     run.decision = {"format": "instrec-decision-1", "default": "per-class", "micro": 0.97,
                     "per_class": {"loud": 0.5, "quiet": 0.5}, "per_class_tuned": ["loud", "quiet"]}
     predict_files([tmp_path / "song.wav"], ["a"], tmp_path / "out", thresholds="micro")
-    record = json.loads((tmp_path / "out" / "song.wav.json").read_text())["runs"][0]
+    record = json.loads((tmp_path / "out" / "song.json").read_text())["runs"][0]
     assert record["threshold_mode"] == "micro" and record["thresholds"] == {"loud": 0.97, "quiet": 0.97}
     assert record["segments"] == []
     predict_files([tmp_path / "song.wav"], ["a"], tmp_path / "out")  # the default rule (per-class 0.5): loud
-    record = json.loads((tmp_path / "out" / "song.wav.json").read_text())["runs"][0]
+    record = json.loads((tmp_path / "out" / "song.json").read_text())["runs"][0]
     assert [s["instrument"] for s in record["segments"]] == ["loud"] and record["threshold_mode"] == "default"
 
 

@@ -40,7 +40,7 @@ def test_evaluate_writes_metrics_and_report(setup, tmp_path):
     data = json.loads((out / "metrics.json").read_text())  # strict JSON: NaN became null
     for key in REQUIRED:
         assert key in data, key
-    for key in ("frame@0.5.f1_micro", "frame@micro.f1_micro", "frame@per-class.f1_micro", "frame+smooth.f1_micro",
+    for key in ("frame@0.5.f1_micro", "frame@micro.f1_micro", "frame@per-class.f1_micro", "frame+raw.f1_micro",
                 "clip.f1_posneg_macro"):
         assert key in data
     assert data["classes"] == ["guitar", "piano", "drums"]
@@ -83,7 +83,7 @@ def test_a_run_without_tuned_thresholds_decides_at_half(setup, tmp_path):
     assert metrics["thresholds"]["source"].startswith("0.5") and metrics["thresholds"]["default"] == "0.5"
     assert any("instrec tune-thresholds" in n for n in metrics["notes"])
     assert metrics["frame.f1_micro"] == metrics["frame@0.5.f1_micro"]
-    assert "frame+smooth.f1_micro" not in metrics
+    assert "frame+raw.f1_micro" not in metrics  # --smoothing 0: the scores are the raw ones
 
 
 def test_evaluate_errors(setup, tmp_path):

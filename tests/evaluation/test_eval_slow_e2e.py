@@ -56,6 +56,36 @@ def test_report_renders_in_chromium_with_all_images(tmp_path):
     assert rendered_image_state(broken) == "missing-1"
 
 
+def test_per_class_table_sorts_in_chromium(tmp_path):
+    """Clicking the support header orders the rows by it as numbers, highest first; clicking again, lowest first."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("headless Chromium not installed (Debian package: chromium)")
+    classes = ["piano", "guitar", "drums", "bass"]
+    reader = FakeReader(classes, make_tracks(classes, n_tracks=9, n_frames=120, seed=3))  # support 83, 54, 71, 100
+    run = FakeRun(classes=classes, store_classes=classes, run_dir=tmp_path / "run")
+    metrics = evaluate_loaded(store=FakeStore(reader), reader=reader, run=run, split="test", out=tmp_path / "r",
+                              n_track_plots=0)
+    support = {c: row["support"] for c, row in metrics["per_class"].items()}
+    assert len(set(support.values())) == len(support) and len({len(str(v)) for v in support.values()}) > 1
+    clicks = """<script>window.addEventListener('load', function () {
+      var th = Array.prototype.filter.call(document.querySelectorAll('#per-class th'),
+                                           function (h) { return h.textContent === 'support'; })[0];
+      var order = function () { return Array.prototype.map.call(document.querySelectorAll('#per-class tr'),
+          function (r) { return r.children[0].textContent; }).slice(1).join(','); };
+      th.click(); document.documentElement.setAttribute('data-first', order());
+      th.click(); document.documentElement.setAttribute('data-second', order());
+    });</script></body>"""
+    page = tmp_path / "r" / "clicked.html"
+    page.write_text((tmp_path / "r" / "report.html").read_text().replace("</body>", clicks))
+    result = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                             "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=90)
+    dom = result.stdout
+    first = dom.split('data-first="', 1)[1].split('"', 1)[0].split(",")
+    second = dom.split('data-second="', 1)[1].split('"', 1)[0].split(",")
+    assert first == sorted(support, key=lambda c: -support[c]) and second == first[::-1]
+
+
 def test_demo_train_evaluate_predict_compare(tmp_path):
     pytest.importorskip("storage.store", reason="storage package not importable")
     pytest.importorskip("training.run", reason="training package not importable")

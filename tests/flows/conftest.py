@@ -50,3 +50,12 @@ def store_template(corpus_template, tmp_path_factory) -> str:
                               progress=False)
     assert len(summary.done) == SONGS and not summary.failed, summary.text()
     return store
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -124,3 +124,60 @@ def test_reprocess_deployment_adds_exactly_the_new_song(served):
     reader = open_store(store_url).feature_set("logmel")
     assert [e.track_id for e in reader.tracks()] == IDS + [NEW]
     assert [reader.record(tid)["path"] for tid in IDS] == versions  # the old songs were not recomputed
+
+
+def _run_id(output: str) -> str:
+    import re
+
+    return re.search(r"UUID: ([0-9a-f-]{36})", output).group(1)
+
+
+def _logs(env: dict, flow_run_id: str) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+
+    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        return [log.message for log in asyncio.run(read())]
+
+
+def test_scheduled_reprocessing_before_make_demo_completes_with_a_warning(served):
+    """A fresh `make serve`: the 600 s schedule runs before any corpus exists."""
+    env, checkout = served
+    assert not (checkout / "demo" / "not-yet").exists()
+    output = prefect(env, "deployment", "run", "reprocess-new-songs/demo", "-p", "root=demo/not-yet", "--watch")
+    assert "Completed" in output and "Failed" not in output
+    logs = _logs(env, _run_id(output))
+    assert any("demo/not-yet: no dataset folder here yet" in line for line in logs), logs
+
+
+def test_a_bad_parameter_is_refused_at_submission_with_one_line(served):
+    env, _ = served
+    done = subprocess.run([str(BIN / "prefect"), "deployment", "run", "extract-features/demo", "-p", "dataset=mp3"],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in output, output
+    # the server's one-line reason (the CLI wraps it at the terminal's width)
+    assert ("Validation failed for field 'dataset'. Failure reason: 'mp3' is not one of ['aam', 'slakh', 'openmic', "
+            "'folder', 'demo']") in " ".join(output.split()), output
+
+
+def test_a_missing_root_fails_on_the_worker_with_one_line(served):
+    env, _ = served
+    done = subprocess.run([str(BIN / "prefect"), "deployment", "run", "extract-features/demo", "-p",
+                           "root=demo/nowhere", "--watch"], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=150)
+    output = done.stdout + done.stderr
+    assert "Failed" in output, output
+    logs = _logs(env, _run_id(output))
+    reasons = [line for line in logs if line.startswith("parameter root='demo/nowhere'")]
+    assert reasons == ["parameter root='demo/nowhere': demo/nowhere: dataset root is not a folder; pass the folder "
+                       "holding the dataset"], logs
+    # no pydantic report anywhere; Prefect's engine adds its traceback to every failed run on a worker,
+    # and that one ends with the same line
+    assert not [line for line in logs if "validation error for" in line or "errors.pydantic.dev" in line], logs
+    assert all(line.rstrip().endswith(reasons[0]) for line in logs if "Traceback" in line), logs

@@ -24,14 +24,6 @@ NEW = f"Track{SONGS + 1:05d}"
 
 
 @pytest.fixture(scope="session")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture(scope="session")
 def logmel_key() -> str:
     from flows.reprocess import feature_keys
 
@@ -149,7 +141,9 @@ def test_extract_features_flow_cluster_listens_on_localhost_only(prefect_harness
 def test_extract_features_flow_rejects_a_missing_root(prefect_harness, tmp_path):
     from flows.extract import extract_features
 
-    with pytest.raises(ValueError, match="dataset root is not a folder"):
+    from prefect.exceptions import FailedRun
+
+    with pytest.raises(FailedRun, match="parameter root=.*dataset root is not a folder"):
         extract_features(dataset="slakh", root=str(tmp_path / "nowhere"), store=str(tmp_path / "s.zarr"))
 
 
@@ -222,13 +216,16 @@ def test_reprocess_new_songs_flow_predicts_the_new_song(prefect_harness, trained
     assert result["added"] == [NEW] and list(result["predictions"]) == [NEW]
     record = json.loads(Path(result["predictions"][NEW]["json"]).read_text())
     assert record["audio"].endswith(f"{NEW}/mix.flac") and record["runs"][0]["run"] == trained_run
+    assert record["track"] == NEW and Path(result["predictions"][NEW]["json"]).name == f"{NEW}.json"
     assert Path(result["predictions"][NEW]["json"]).parent == out
 
 
 def test_reprocess_rejects_a_folder_that_is_not_a_run(prefect_harness, corpus_template, tmp_path):
     from flows.reprocess import reprocess_new_songs
 
-    with pytest.raises(ValueError, match="not a run directory"):
+    from prefect.exceptions import FailedRun
+
+    with pytest.raises(FailedRun, match="parameter run=.*not a run directory"):
         reprocess_new_songs(dataset="slakh", root=str(corpus_template), store=str(tmp_path / "s.zarr"),
                             run=str(tmp_path))
 

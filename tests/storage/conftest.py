@@ -22,7 +22,7 @@ def fill_store(url: str, *, n_tracks: int = 4, n_frames: int = 700, config=None,
         key = store.add_feature_set(FeatureSetSpec.from_config(config))
         for i in range(n_tracks):
             n = n_frames + 37 * i
-            features = rng.uniform(-100, 20, size=(n, config.n_mels)).astype(np.float32)
+            features = rng.uniform(-100, 20, size=(n, *config.frame_shape())).astype(np.float32)
             labels = (rng.random((n, len(CLASSES))) < 0.3).astype(np.uint8)
             mask = np.ones_like(labels, dtype=bool)
             clip = labels.max(axis=0).astype(np.float32)
