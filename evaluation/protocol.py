@@ -140,8 +140,12 @@ def _marked(folder: Path, settings: dict[str, Any]) -> bool:
     return marker.is_file() and json.loads(marker.read_text()) == settings
 
 
-def render_corpora(config: ProtocolConfig, paths: ProtocolPaths) -> dict[str, Path]:
-    """Render the training and held-out corpora (skipped when already rendered with these settings)."""
+PARTS = ("corpus", "held_out")
+
+
+def render_corpora(config: ProtocolConfig, paths: ProtocolPaths, *, parts: tuple[str, ...] = PARTS) -> dict[str, Path]:
+    """Render the training (``corpus``) and held-out corpora of ``parts`` (each skipped when already
+    rendered with these settings)."""
     from pipeline.demo import generate_corpus
 
     jobs = {
@@ -151,6 +155,8 @@ def render_corpora(config: ProtocolConfig, paths: ProtocolPaths) -> dict[str, Pa
                      config.held_out_seconds, config.seed + 1000, (0.0, 0.5, 0.5)),
     }
     for name, (folder, fonts, songs, seconds, seed, ratios) in jobs.items():
+        if name not in parts:
+            continue
         settings = {"soundfonts": [f.name for f in fonts], "songs": songs, "seconds": seconds, "seed": seed,
                     "split_ratios": list(ratios), "sound_design": config.sound_design}
         if _marked(folder, settings):
@@ -167,8 +173,9 @@ def render_corpora(config: ProtocolConfig, paths: ProtocolPaths) -> dict[str, Pa
     return {"corpus": paths.corpus, "held_out": paths.held_out}
 
 
-def build_stores(config: ProtocolConfig, paths: ProtocolPaths, *, features: str = "logmel") -> dict[str, str]:
-    """Extract the corpora into their stores (incremental): stems for the training corpus."""
+def build_stores(config: ProtocolConfig, paths: ProtocolPaths, *, features: str = "logmel",
+                 parts: tuple[str, ...] = PARTS) -> dict[str, str]:
+    """Extract the corpora of ``parts`` into their stores (incremental): stems for the training corpus."""
     from features.activity import ActivityConfig
     from features.registry import build_config
     from pipeline.extraction import FeatureTarget, extract_dataset
@@ -177,8 +184,8 @@ def build_stores(config: ProtocolConfig, paths: ProtocolPaths, *, features: str 
 
     activity = ActivityConfig(mode=config.activity)
     targets = [FeatureTarget.from_config(build_config(features))]
-    for corpus, store, stems in ((paths.corpus, paths.store, config.stems), (paths.held_out, paths.held_out_store,
-                                                                             False)):
+    jobs = {"corpus": (paths.corpus, paths.store, config.stems), "held_out": (paths.held_out, paths.held_out_store, False)}
+    for corpus, store, stems in (jobs[part] for part in PARTS if part in parts):
         cache = SourceHashCache()
         needs_stems = stems or activity.needs_stem_audio
         tracks = read_dataset("demo", corpus, hash_cache=cache, **({"stems": True} if needs_stems else {}))
@@ -191,17 +198,18 @@ def build_stores(config: ProtocolConfig, paths: ProtocolPaths, *, features: str 
 
 
 def train_recipe(config: ProtocolConfig, paths: ProtocolPaths, *, device: str = "auto",
-                 progress: bool = False) -> Path:
-    """Train the recipe's model into ``paths.run`` (replacing an earlier run) and tune its thresholds
-    on the held-out validation split."""
+                 progress: bool = False, run_dir: Path | None = None) -> Path:
+    """Train the recipe's model into ``run_dir`` (default ``paths.run``; an earlier run there is
+    replaced) and tune its thresholds on the held-out validation split."""
     from evaluation.tune import tune_after_training
     from training.config import TrainConfig
     from training.loop import train
 
-    if paths.run.exists():
-        shutil.rmtree(paths.run)
+    run_dir = run_dir or paths.run
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
     options = {"model": "crnn", **config.training}
-    train_config = TrainConfig(store=str(paths.store), features="logmel", out=str(paths.run),
+    train_config = TrainConfig(store=str(paths.store), features="logmel", out=str(run_dir),
                                validation_store=str(paths.held_out_store), device=device, progress=progress,
                                seed=config.seed, **options)
     run_dir = train(train_config)
@@ -210,24 +218,27 @@ def train_recipe(config: ProtocolConfig, paths: ProtocolPaths, *, device: str = 
     return run_dir
 
 
-def evaluate_recipe(config: ProtocolConfig, paths: ProtocolPaths, run_dir: Path | None = None) -> dict[str, Any]:
-    """Reports on the in-domain and held-out test splits, their comparison and the per-family table."""
+def evaluate_recipe(config: ProtocolConfig, paths: ProtocolPaths, run_dir: Path | None = None,
+                    reports_dir: Path | None = None) -> dict[str, Any]:
+    """Reports on the in-domain and held-out test splits, their comparison and the per-family table,
+    under ``reports_dir`` (default ``paths.reports``) with the run's summary in ``summary.json``."""
     from evaluation.compare import compare_reports
     from evaluation.evaluate import evaluate
 
     run_dir = run_dir or paths.run
-    reports = {"in_domain": paths.reports / "in-domain", "held_out": paths.reports / "held-out"}
+    reports_dir = reports_dir or paths.reports
+    reports = {"in_domain": reports_dir / "in-domain", "held_out": reports_dir / "held-out"}
     metrics = {
         "in_domain": evaluate(str(paths.store), run_dir, "test", reports["in_domain"]),
         "held_out": evaluate(str(paths.held_out_store), run_dir, "test", reports["held_out"]),
     }
-    comparison = compare_reports(list(reports.values()), paths.reports / "comparison")
+    comparison = compare_reports(list(reports.values()), reports_dir / "comparison")
     table = family_table(metrics["in_domain"], metrics["held_out"])
     summary = {"recipe": config.to_json(), "run": str(run_dir),
                "reports": {k: str(v / "report.html") for k, v in reports.items()}, "comparison": str(comparison),
                "headline": {k: headline(m) for k, m in metrics.items()}, "families": table,
                "held_out_soundfont": config.held_out_soundfont}
-    (paths.reports / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (reports_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
 

@@ -81,3 +81,19 @@ def test_tiny_recipe_end_to_end_and_model_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("INSTREC_MODEL", str(tmp_path / "nothing"))
     with pytest.raises(ModelError, match="no shipped model here"):
         default_model_dir()
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="the `fluidsynth` program is not installed")
+def test_corpora_can_be_rendered_one_at_a_time(tmp_path):
+    """An ablation renders a second training corpus beside a shared held-out one."""
+    from evaluation.protocol import ProtocolPaths, render_corpora
+    from pipeline.demo.render import find_soundfonts
+
+    fonts = [f.name for f in find_soundfonts()]
+    if len(fonts) < 2:
+        pytest.skip("the protocol needs two soundfonts (install fluid-soundfont-gm)")
+    config = ProtocolConfig(train_soundfonts=tuple(fonts[:1]), held_out_soundfont=fonts[1], songs=2, seconds=2,
+                            held_out_songs=2, held_out_seconds=2, workers=1)
+    paths = ProtocolPaths(tmp_path)
+    render_corpora(config, paths, parts=("held_out",))
+    assert (paths.held_out / "protocol.json").is_file() and not paths.corpus.exists()
