@@ -213,6 +213,11 @@ class FeatureSetReader:
         start, stop = self._window(track_id, start, stop)
         labels = self._read(track_id, "labels", slice(start, stop), np.uint8)
         mask = self._read(track_id, "label_mask", slice(start, stop), bool)
+        if labels.max(initial=0) > 1:  # a store without checksums (before crc32c) whose chunk was damaged
+            raise StoreDataError(
+                f"{self._store.url}: array labels of track {track_id!r} holds values other than 0/1 in frames "
+                f"{start}:{stop}: a chunk is damaged; run `instrec store verify --deep {self._store.url}`, then "
+                "`--repair` and `instrec extract` to recompute the track")
         return labels, mask
 
     def read_clip(self, track_id: str) -> tuple[np.ndarray, np.ndarray]:

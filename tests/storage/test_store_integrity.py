@@ -103,3 +103,22 @@ def test_a_store_written_without_checksums_still_opens_and_reads(tmp_path, fill,
     assert "crc32c" not in open(os.path.join(group, "features", "zarr.json")).read()
     np.testing.assert_array_equal(reader.read_labels("song 0")[0], truth["song 0"][1])
     assert verify_store(url, deep=True).ok
+
+
+def test_labels_other_than_0_1_are_an_error_not_a_target(tmp_path):
+    """What a flipped byte in a store without checksums can decode to."""
+    url = str(tmp_path / "store")
+    spec = FeatureSetSpec.from_config(LogMelConfig(n_mels=8), chunk_frames=16)
+    labels = np.zeros((40, 2), np.uint8)
+    labels[33, 1] = 7
+    with open_store(url, mode="a") as store:
+        store.initialize(dataset="x", classes=["a", "b"])
+        key = store.add_feature_set(spec)
+        store.write_track(key, meta=TrackMeta(track_id="t", split="train", duration=1.0, content_hash="0" * 64),
+                          features=np.zeros((40, 8), np.float32), labels=labels, label_mask=labels < 2,
+                          clip_labels=np.zeros(2, np.float32), clip_mask=np.zeros(2, bool))
+        store.commit()
+    reader = open_store(url).feature_set("logmel")
+    assert reader.read_labels("t", 0, 30)[0].max() == 0
+    with pytest.raises(StoreDataError, match="labels of track 't' holds values other than 0/1 in frames 30:40"):
+        reader.read_labels("t", 30, 40)
