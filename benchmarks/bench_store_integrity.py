@@ -13,7 +13,7 @@ machine disturbs both alike; compare the ratios, not the absolute times.
   window one after another, arrays already open, as during an epoch;
 * commit: milliseconds per one-track commit into a store of ``--commit-tracks`` tracks, with the
   snapshot's history entry (``manifests/<id>.json.gz``) and without it, and the sizes of
-  ``manifest.json`` and of one history entry.
+  ``manifest.json`` and of one history entry, and the time to read one back.
 
     nice -n 19 env PYTHONPATH=$PWD python benchmarks/bench_store_integrity.py
 """
@@ -164,8 +164,16 @@ def main() -> None:
         url = f"{tmp}/r0-True"
         history_dir = os.path.join(url, "manifests")
         newest = sorted(os.listdir(history_dir))[-1]
+        from storage.layout import read_history, resolve
+
+        reads_ms = []
+        for _ in range(5):  # what a writer's start and `store expire` pay per kept snapshot
+            start = time.perf_counter()
+            read_history(resolve(url), newest.removesuffix(".json.gz"))
+            reads_ms.append(1000 * (time.perf_counter() - start))
         sizes = {"manifest_json_kb": round(os.path.getsize(os.path.join(url, "manifest.json")) / 1024, 1),
-                 "history_entry_kb": round(os.path.getsize(os.path.join(history_dir, newest)) / 1024, 1)}
+                 "history_entry_kb": round(os.path.getsize(os.path.join(history_dir, newest)) / 1024, 1),
+                 "history_entry_read_ms": round(statistics.median(reads_ms), 1)}
     med = statistics.median
     result = {
         "write_ms_per_track": {"crc32c": round(med(writes[True]), 2), "none": round(med(writes[False]), 2),
