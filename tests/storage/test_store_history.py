@@ -130,3 +130,34 @@ def test_durations():
     for bad in ("", "-1d", "d", "7x", "inf"):
         with pytest.raises(ValueError, match="not a duration"):
             parse_duration(bad)
+
+
+def test_expiry_killed_after_the_history_is_finished_by_the_next_expiry(small_store, fill):
+    url, _ = small_store
+    old = open_store(url)
+    old_paths = sorted(old.feature_set("logmel").record(e.track_id)["path"] for e in old.feature_set("logmel").tracks())
+    _recommit(fill, url)
+    os.remove(os.path.join(url, HISTORY, f"{old.snapshot_id}.json.gz"))  # a kill -9 between the two steps
+    report = verify_store(url)
+    assert report.ok and sorted(report.garbage) == old_paths  # unreferenced: a note, never served
+    assert sorted(expire_snapshots(url, older_than_s=3600).deleted_versions) == old_paths
+
+
+def test_expire_waits_for_no_writer_and_damaged_entries_are_listed_then_expired(small_store, fill, capsys):
+    from storage.locking import StoreLockedError
+
+    url, _ = small_store
+    first = open_store(url).snapshot_id
+    _recommit(fill, url)
+    with open(os.path.join(url, HISTORY, f"{first}.json.gz"), "wb") as handle:
+        handle.write(b"\x1f\x8b truncated")
+    assert main(["store", "log", "--json", url]) == 0
+    assert json.loads(capsys.readouterr().out)[0] == {
+        "snapshot_id": first, "generation": 1, "committed_at": None, "tracks": {}, "run_id": None,
+        "latest": False, "damaged": True}
+    with pytest.raises(StoreError, match=f"snapshot {first} is damaged"):
+        open_store(url, snapshot=first)
+    with open_store(url, mode="a"):
+        with pytest.raises(StoreLockedError):
+            expire_snapshots(url, older_than_s=0)
+    assert expire_snapshots(url, older_than_s=3600).expired == [first]
