@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="report folder to write (new, empty or an earlier report, which is replaced whole)")
     p.add_argument("--endpoint-url", default=None, metavar="URL", help="S3 endpoint (MinIO, moto); default: AWS")
     p.add_argument("--snapshot", default=None, metavar="ID",
-                   help="score this store snapshot (`instrec store log`) instead of the latest")
+                   help="score this store snapshot (`instrec store log`); default: the latest")
     p.add_argument("--smoothing", type=non_negative_float, default=None, metavar="SECONDS",
                    help="median filter length for every class instead of the run's per-class windows (0: raw "
                         "activations; default: the run's decision rule)")

@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--out", required=True, help="file to write: .parquet, or .npz for NumPy")
     export.add_argument("--endpoint-url", default=None, metavar="URL",
                         help="S3 endpoint (e.g. http://127.0.0.1:9000; default: AWS)")
-    export.add_argument("--snapshot", default=None, metavar="ID", help="export this snapshot (see `store log`)")
+    export.add_argument("--snapshot", default=None, metavar="ID", help="export this snapshot (`instrec store log`); default: the latest")
     export.set_defaults(handler=run_export)
     log = sub.add_parser("log", help="list the snapshots the store keeps (id, time, tracks, run)",
                          description="Every snapshot the store keeps, oldest first: its id (what runs record in "
