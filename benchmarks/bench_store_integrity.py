@@ -113,7 +113,7 @@ def commit_times(url: str, n_tracks: int, *, history: bool, n_commits: int = 10)
 
     saved = store_module.publish_history
     if not history:
-        store_module.publish_history = lambda loc, manifest: None
+        store_module.publish_history = lambda loc, snapshot_id, data: None
     try:
         with open_store(url, mode="a") as store:
             (key, doc), = store.manifest["feature_sets"].items()

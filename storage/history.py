@@ -20,8 +20,8 @@ from typing import Iterator
 
 from storage.errors import ManifestError, StoreError
 from storage.layout import (
-    HISTORY, MANIFEST, ROOT_METADATA, SCHEMA_VERSION, StoreLocation, history_name, list_history, publish_bytes,
-    publish_json, read_history, read_json, remove_file,
+    HISTORY, MANIFEST, ROOT_METADATA, SCHEMA_VERSION, StoreLocation, encode_manifest, history_name, list_history,
+    publish_bytes, read_history, read_json, remove_file,
 )
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -206,6 +206,6 @@ def restore_manifest(loc: StoreLocation) -> str | None:
     for sid, manifest in reversed(list(iter_history(loc))):
         if manifest is not None and manifest.get("snapshot_id") == sid and isinstance(manifest.get("feature_sets"), dict):
             publish_bytes(loc, root_metadata(manifest), ROOT_METADATA)
-            publish_json(loc, manifest, MANIFEST)
+            publish_bytes(loc, encode_manifest(manifest), MANIFEST)
             return sid
     return None

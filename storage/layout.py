@@ -188,15 +188,18 @@ def publish_bytes(loc: StoreLocation, data: bytes, *parts: str) -> None:
         loc.fs.pipe_file(path, data)
 
 
-def publish_history(loc: StoreLocation, manifest: dict) -> str:
-    """Write ``manifest`` as ``URL/manifests/<snapshot_id>.json.gz`` (atomically); returns the file's path.
+def encode_manifest(manifest: dict) -> bytes:
+    """A manifest as ``manifest.json`` and its history entry hold it: compact JSON, sorted keys
+    (13 ms and 1.0 MB at 2,000 tracks, against 58 ms and 1.6 MB indented)."""
+    return json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
 
-    Compact JSON, gzip level 1: about 10 times smaller than ``manifest.json`` for a cost of a few
-    ms per 1,000 tracks, since every commit writes one."""
-    data = gzip.compress(json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode(), compresslevel=1,
-                         mtime=0)
-    publish_bytes(loc, data, HISTORY, history_name(manifest["snapshot_id"]))
-    return loc.path(HISTORY, history_name(manifest["snapshot_id"]))
+
+def publish_history(loc: StoreLocation, snapshot_id: str, data: bytes) -> None:
+    """Write a snapshot's encoded manifest as ``URL/manifests/<snapshot_id>.json.gz`` (atomically).
+
+    gzip level 1: about 6 times smaller than ``manifest.json`` for 4 ms per 2,000 tracks, since
+    every commit writes one."""
+    publish_bytes(loc, gzip.compress(data, compresslevel=1, mtime=0), HISTORY, history_name(snapshot_id))
 
 
 def read_history(loc: StoreLocation, snapshot_id: str) -> dict | None:

@@ -24,8 +24,8 @@ from storage.errors import ManifestError, StoreDataError, StoreError
 from storage.history import load_manifest, read_manifest, referenced_paths, retained_manifests
 from storage.layout import (
     HISTORY, MANIFEST, ROOT_METADATA, RUNS, SCHEMA_VERSION, SOURCE_HASHES, MissingChunkError, StoreLocation,
-    history_name, list_history, list_versions, publish_bytes, publish_history, publish_json, read_history, read_json,
-    remove_file, remove_tree, resolve,
+    encode_manifest, history_name, list_history, list_versions, publish_bytes, publish_history, publish_json,
+    read_history, read_json, remove_file, remove_tree, resolve,
 )
 from storage.locking import StoreLock
 from storage.schema import FeatureSetSpec, TrackMeta
@@ -420,9 +420,10 @@ class FeatureStore:
         try:
             # the snapshot's immutable history entry, the root's consolidated metadata (for xarray and
             # zarr), then the manifest: the commit itself
-            publish_history(self._loc, self._manifest)
+            data = encode_manifest(self._manifest)
+            publish_history(self._loc, self.snapshot_id, data)
             publish_bytes(self._loc, root_metadata(self._manifest), ROOT_METADATA)
-            publish_json(self._loc, self._manifest, MANIFEST)
+            publish_bytes(self._loc, data, MANIFEST)
         except OSError as exc:
             self._manifest = load_manifest(self._loc)  # back to what is committed
             self._staged.clear()
