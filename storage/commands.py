@@ -1,4 +1,4 @@
-"""``instrec store info|verify|export|log|expire URL``."""
+"""``instrec store info|verify|export|log|expire|tag URL``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     expire.add_argument("--endpoint-url", default=None, metavar="URL",
                         help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
     expire.set_defaults(handler=run_expire)
+    tag = sub.add_parser("tag", help="name a snapshot so that expiry keeps it (or remove the name)",
+                         description="Name a snapshot (default: the latest); `store expire` never removes a tagged "
+                                     "snapshot, and `--snapshot NAME` reads it (train, evaluate, export).")
+    tag.add_argument("url", metavar="URL", help="store path or fsspec URL")
+    tag.add_argument("name", metavar="NAME", help="letters, digits, '.', '_', '-' (e.g. paper-2026)")
+    tag.add_argument("--snapshot", default=None, metavar="ID", help="the snapshot to name; default: the latest")
+    tag.add_argument("--delete", action="store_true", help="remove the tag (the snapshot may then expire)")
+    tag.add_argument("--endpoint-url", default=None, metavar="URL",
+                     help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    tag.set_defaults(handler=run_tag)
 
 
 def _duration(text: str) -> float:
@@ -133,7 +143,7 @@ def run_log(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     out.write(f"{'snapshot':<18} {'committed (UTC)':<21} {'gen':>5}  {'tracks':<28} run\n")
     for e in entries:
         tracks = ", ".join(f"{key}: {n}" for key, n in e["tracks"].items()) or ("damaged" if e["damaged"] else "-")
-        mark = "  (latest)" if e["latest"] else ""
+        mark = "".join(f"  [{name}]" for name in e["tags"]) + ("  (latest)" if e["latest"] else "")
         out.write(f"{e['snapshot_id']:<18} {e['committed_at'] or '-':<21} {e['generation']:>5}  {tracks:<28} "
                   f"{e['run_id'] or '-'}{mark}\n")
     return 0
@@ -146,4 +156,14 @@ def run_expire(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     (out or sys.stdout).write(
         f"{args.url}: expired {len(report.expired)} snapshots, kept {len(report.kept)}; deleted "
         f"{len(report.deleted_versions)} track versions no kept snapshot refers to\n")
+    return 0
+
+
+def run_tag(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    from storage.history import tag_snapshot
+
+    target = tag_snapshot(args.url, args.name, snapshot=args.snapshot, delete=args.delete,
+                          storage_options=_options(args))
+    (out or sys.stdout).write(f"{args.url}: tag {args.name} removed\n" if args.delete else
+                              f"{args.url}: tag {args.name} -> snapshot {target}\n")
     return 0

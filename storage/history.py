@@ -8,21 +8,27 @@ recorded, stays readable until it is expired:
   of snapshots replaced more than that long ago (the latest snapshot is always kept), then every
   track version that no kept snapshot refers to.  A snapshot's age counts from the moment it was
   replaced, so a reader that opened the latest snapshot has the whole period to finish.
+* :func:`tag_snapshot` (``instrec store tag URL NAME``) names a snapshot; expiry keeps tagged
+  snapshots, and ``open_store(url, snapshot=NAME)`` opens one by its name.
 * :func:`restore_manifest` (``instrec store verify --repair``) rewrites a damaged or missing
   ``manifest.json`` from the newest history entry that reads back whole.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from storage.errors import ManifestError, StoreError
 from storage.layout import (
-    HISTORY, MANIFEST, ROOT_METADATA, SCHEMA_VERSION, StoreLocation, encode_manifest, history_name, list_history,
-    publish_bytes, read_history, read_json, remove_file,
+    HISTORY, MANIFEST, ROOT_METADATA, SCHEMA_VERSION, TAGS, StoreLocation, encode_manifest, history_name,
+    list_history, publish_bytes, publish_history, publish_json, read_history, read_json, remove_file,
 )
+
+SNAPSHOT_ID = re.compile(r"^\d{8}-[0-9a-f]{8}$")
+TAG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -64,6 +70,12 @@ def read_manifest(loc: StoreLocation) -> dict | None:
 def load_manifest(loc: StoreLocation, snapshot: str | None = None) -> dict:
     """The latest committed manifest, or snapshot ``snapshot``'s from the history; one-line StoreError otherwise."""
     manifest = None if snapshot is not None else read_manifest(loc)
+    if snapshot is not None and not SNAPSHOT_ID.match(snapshot):  # a tag's name
+        tags = read_tags(loc)
+        if snapshot not in tags:
+            raise StoreError(f"{loc.url}: {snapshot!r} is neither a snapshot id (00000012-1a2b3c4d) nor a tag of the "
+                             f"store (tags: {', '.join(sorted(tags)) or 'none'}); `instrec store log {loc.url}` lists both")
+        snapshot = tags[snapshot]
     if snapshot is not None:
         try:
             manifest = read_history(loc, snapshot)
@@ -89,6 +101,50 @@ def load_manifest(loc: StoreLocation, snapshot: str | None = None) -> dict:
             f"{SCHEMA_VERSION}); re-extract into a new store"
         )
     return manifest
+
+
+def read_tags(loc: StoreLocation) -> dict[str, str]:
+    """Tag name -> snapshot id, from ``URL/tags/`` (a tag file that cannot be read is left out)."""
+    try:
+        names = [p.rstrip("/").rsplit("/", 1)[-1] for p in loc.fs.ls(loc.path(TAGS), detail=False)]
+    except FileNotFoundError:
+        return {}
+    tags = {}
+    for name in names:
+        if name.endswith(".json") and not name.startswith("."):
+            try:
+                document = read_json(loc, TAGS, name)
+            except (OSError, ValueError):
+                continue
+            if isinstance(document, dict) and isinstance(document.get("snapshot_id"), str):
+                tags[name[:-len(".json")]] = document["snapshot_id"]
+    return tags
+
+
+def tag_snapshot(url: str, name: str, *, snapshot: str | None = None, delete: bool = False,
+                 storage_options: dict | None = None) -> str | None:
+    """Name ``snapshot`` (default: the latest) ``name``, or remove the tag with ``delete``; returns the
+    tagged snapshot id.  Takes the writer lock (so no expiry runs meanwhile).
+
+    Raises ``StoreError`` for a bad name or a snapshot the store does not keep."""
+    from storage.store import open_store
+
+    if not TAG_NAME.match(name) or SNAPSHOT_ID.match(name):
+        raise StoreError(f"tag {name!r}: use letters, digits, '.', '_' and '-' (up to 64, not a snapshot id's form)")
+    with open_store(url, mode="a", storage_options=storage_options) as store:
+        loc = store.location
+        if delete:
+            if name not in read_tags(loc):
+                raise StoreError(f"{loc.url}: no tag {name!r} to delete; `instrec store log {loc.url}` lists the tags")
+            remove_file(loc, TAGS, f"{name}.json")
+            return None
+        target = snapshot or store.snapshot_id
+        manifest = load_manifest(loc, target)  # the store keeps it (one-line error otherwise)
+        if read_history(loc, manifest["snapshot_id"]) is None:  # the latest of a store from before history
+            publish_history(loc, manifest["snapshot_id"], encode_manifest(manifest))
+        target = manifest["snapshot_id"]  # a tag of a tag is a tag of its snapshot
+        publish_json(loc, {"snapshot_id": target, "created_at": time.time()}, TAGS, f"{name}.json")
+        return target
 
 
 def referenced_paths(manifest: dict) -> set[str]:
@@ -128,12 +184,14 @@ class SnapshotInfo:
     run_id: str | None
     latest: bool
     damaged: bool = False
+    tags: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         when = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.committed_at))
                 if self.committed_at else None)
         return {"snapshot_id": self.snapshot_id, "generation": self.generation, "committed_at": when,
-                "tracks": self.tracks, "run_id": self.run_id, "latest": self.latest, "damaged": self.damaged}
+                "tracks": self.tracks, "run_id": self.run_id, "latest": self.latest, "damaged": self.damaged,
+                "tags": list(self.tags)}
 
 
 def snapshot_log(loc: StoreLocation, latest: dict) -> list[SnapshotInfo]:
@@ -141,16 +199,20 @@ def snapshot_log(loc: StoreLocation, latest: dict) -> list[SnapshotInfo]:
     entries = list(iter_history(loc))
     if latest.get("snapshot_id") not in {sid for sid, _ in entries}:
         entries.append((latest["snapshot_id"], latest))
+    tags: dict[str, list[str]] = {}
+    for name, sid in sorted(read_tags(loc).items()):
+        tags.setdefault(sid, []).append(name)
     log = []
     for sid, manifest in entries:
         generation = int(sid.split("-", 1)[0]) if sid.split("-", 1)[0].isdigit() else 0
+        named = tuple(tags.get(sid, ()))
         if manifest is None:
-            log.append(SnapshotInfo(sid, generation, None, {}, None, False, damaged=True))
+            log.append(SnapshotInfo(sid, generation, None, {}, None, False, damaged=True, tags=named))
             continue
         log.append(SnapshotInfo(
             sid, int(manifest.get("generation", generation)), manifest.get("committed_at"),
             {key: len(doc.get("tracks", {})) for key, doc in sorted(manifest["feature_sets"].items())},
-            manifest.get("run_id"), sid == latest.get("snapshot_id")))
+            manifest.get("run_id"), sid == latest.get("snapshot_id"), tags=named))
     return log
 
 
@@ -168,7 +230,7 @@ def expire_snapshots(url: str, *, older_than_s: float, storage_options: dict | N
     """Remove snapshots replaced more than ``older_than_s`` seconds ago, then the track versions no
     kept snapshot refers to (uncommitted leftovers included).  Takes the writer lock.
 
-    The latest snapshot is always kept.  History entries go first, versions after: a kill between
+    The latest snapshot and tagged ones (:func:`tag_snapshot`) are always kept.  History entries go first, versions after: a kill between
     the two leaves only unreferenced versions, which the next expiry or writer deletes; a reader of an
     expired snapshot fails naming `store expire` (:meth:`storage.store.FeatureStore.lost_data_hint`).
     """
@@ -179,13 +241,15 @@ def expire_snapshots(url: str, *, older_than_s: float, storage_options: dict | N
     with open_store(url, mode="a", storage_options=storage_options) as store:
         loc, latest = store.location, store.manifest
         history = [(sid, m) for sid, m in iter_history(loc)]
+        tagged = set(read_tags(loc).values())
         # a snapshot is replaced when its successor is committed
         replaced_at: dict[str, float | None] = {}
         for (sid, _), (_, successor) in zip(history, history[1:]):
             replaced_at[sid] = (successor or {}).get("committed_at")
         for sid, manifest in history:
-            if sid == latest.get("snapshot_id") or int(sid.split("-", 1)[0]) > int(latest.get("generation", 0)):
-                report.kept.append(sid)  # the latest; newer entries are a killed commit's, collect_garbage's
+            if (sid == latest.get("snapshot_id") or sid in tagged
+                    or int(sid.split("-", 1)[0]) > int(latest.get("generation", 0))):
+                report.kept.append(sid)  # the latest, a tagged one; newer entries are a killed commit's
                 continue
             when = replaced_at.get(sid)
             if manifest is not None and when is not None and now - when < older_than_s:

@@ -6,6 +6,7 @@ Layout of a store at ``URL`` (see ``storage/README.md`` for the reasons)::
                                       hierarchy as consolidated metadata (rewritten at every commit)
     URL/manifest.json                     the committed state (written last, atomically)
     URL/manifests/<snapshot_id>.json.gz   every snapshot's manifest (written before manifest.json; immutable)
+    URL/tags/<name>.json                  a named snapshot, which expiry keeps: {snapshot_id, created_at}
     URL/.lock                             present while a writer runs (pid, host, run id)
     URL/runs/<time>-<run>.json            one log per extraction run (done/skipped/failed)
     URL/source_hashes.json                cache: source file path -> stat + sha256 (rebuildable)
@@ -49,6 +50,7 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 HISTORY = "manifests"
 HISTORY_SUFFIX = ".json.gz"
+TAGS = "tags"
 ROOT_METADATA = "zarr.json"
 LOCK = ".lock"
 RUNS = "runs"

@@ -154,10 +154,29 @@ def test_expire_waits_for_no_writer_and_damaged_entries_are_listed_then_expired(
     assert main(["store", "log", "--json", url]) == 0
     assert json.loads(capsys.readouterr().out)[0] == {
         "snapshot_id": first, "generation": 1, "committed_at": None, "tracks": {}, "run_id": None,
-        "latest": False, "damaged": True}
+        "latest": False, "damaged": True, "tags": []}
     with pytest.raises(StoreError, match=f"snapshot {first} is damaged"):
         open_store(url, snapshot=first)
     with open_store(url, mode="a"):
         with pytest.raises(StoreLockedError):
             expire_snapshots(url, older_than_s=0)
     assert expire_snapshots(url, older_than_s=3600).expired == [first]
+
+
+def test_a_tagged_snapshot_survives_expiry_and_opens_by_its_name(small_store, fill, capsys):
+    url, truth = small_store
+    first = open_store(url).snapshot_id
+    assert main(["store", "tag", url, "paper-2026"]) == 0
+    assert f"tag paper-2026 -> snapshot {first}" in capsys.readouterr().out
+    _recommit(fill, url)
+    assert expire_snapshots(url, older_than_s=0).expired == []
+    tagged = open_store(url, snapshot="paper-2026")
+    assert tagged.snapshot_id == first
+    np.testing.assert_array_equal(tagged.feature_set("logmel").read_labels("song 1")[0], truth["song 1"][1])
+    assert main(["store", "log", url]) == 0
+    assert "[paper-2026]" in capsys.readouterr().out
+    with pytest.raises(StoreError, match="neither a snapshot id .* nor a tag .*paper-2026"):
+        open_store(url, snapshot="paper")
+    assert main(["store", "tag", url, "bad/name"]) == 2
+    assert main(["store", "tag", url, "paper-2026", "--delete"]) == 0
+    assert expire_snapshots(url, older_than_s=0).expired == [first]
