@@ -1,4 +1,4 @@
-"""``instrec store info|verify|export|log|expire|tag URL``."""
+"""``instrec store info|verify|export|log|expire|tag|rollback URL``."""
 
 from __future__ import annotations
 
@@ -76,6 +76,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tag.add_argument("--endpoint-url", default=None, metavar="URL",
                      help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
     tag.set_defaults(handler=run_tag)
+    rollback = sub.add_parser("rollback", help="make an older snapshot the latest again (a new commit)",
+                              description="Commit a new snapshot holding exactly the tracks of SNAPSHOT (an id from "
+                                          "`store log`, or a tag), e.g. to undo a bad re-extraction. Nothing is "
+                                          "deleted: the snapshots in between stay until they expire.")
+    rollback.add_argument("url", metavar="URL", help="store path or fsspec URL")
+    rollback.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot id or tag to return to")
+    rollback.add_argument("--endpoint-url", default=None, metavar="URL",
+                          help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    rollback.set_defaults(handler=run_rollback)
 
 
 def _duration(text: str) -> float:
@@ -166,4 +175,13 @@ def run_tag(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
                           storage_options=_options(args))
     (out or sys.stdout).write(f"{args.url}: tag {args.name} removed\n" if args.delete else
                               f"{args.url}: tag {args.name} -> snapshot {target}\n")
+    return 0
+
+
+def run_rollback(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    from storage.store import open_store
+
+    with open_store(args.url, mode="a", storage_options=_options(args)) as store:
+        created = store.rollback(args.snapshot)
+    (out or sys.stdout).write(f"{args.url}: snapshot {created} holds the tracks of {args.snapshot}\n")
     return 0

@@ -10,6 +10,7 @@ hold the store's lock from open to close; track arrays may be written by any pro
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 import uuid
@@ -382,7 +383,8 @@ class FeatureStore:
         self._staged.append(record)
         return record
 
-    def commit(self, records: Iterable[dict] = (), *, remove: Iterable[tuple[str, str]] = ()) -> str:
+    def commit(self, records: Iterable[dict] = (), *, remove: Iterable[tuple[str, str]] = (),
+               feature_sets: dict | None = None) -> str:
         """Publish written track versions (and removals) in one atomic manifest update.
 
         Parameters
@@ -391,6 +393,9 @@ class FeatureStore:
             Records returned by ``VersionWriter.write_track`` / ``TrackVersion.record``.
         remove : iterable of (feature_key, track_id)
             Tracks to drop from the committed state.
+        feature_sets : dict, optional
+            Replace every committed feature set first (the ``feature_sets`` of an older snapshot's
+            manifest: :meth:`rollback`).
 
         Returns
         -------
@@ -399,8 +404,10 @@ class FeatureStore:
         self._require_writer()
         records = [*self._staged, *records]
         remove = list(remove)
-        if not records and not remove:
+        if not records and not remove and feature_sets is None:
             return self.snapshot_id
+        if feature_sets is not None:
+            self._manifest["feature_sets"] = copy.deepcopy(feature_sets)
         sets = self._manifest["feature_sets"]
         for record in records:
             doc = sets[record["feature_set"]]
@@ -436,6 +443,17 @@ class FeatureStore:
         if self._lock is not None:
             self._lock.refresh()
         return self.snapshot_id
+
+    def rollback(self, snapshot: str) -> str:
+        """Commit a new snapshot holding exactly the tracks ``snapshot`` (an id or a tag) held, e.g. to
+        undo a re-extraction; the snapshots in between stay in the history until they expire.
+        Returns the new snapshot's id."""
+        self._require_writer()
+        old = load_manifest(self._loc, snapshot)
+        if old["classes"] != self.classes or old.get("settings", {}) != self._manifest.get("settings", {}):
+            raise StoreError(f"{self.url}: snapshot {snapshot} has another vocabulary or other settings than the "
+                             "store; open it with --snapshot instead")
+        return self.commit(feature_sets=old["feature_sets"])
 
     def source_hashes(self) -> dict:
         """The source-file hash cache saved by the last extraction (``{}`` when none or unreadable).

@@ -180,3 +180,18 @@ def test_a_tagged_snapshot_survives_expiry_and_opens_by_its_name(small_store, fi
     assert main(["store", "tag", url, "bad/name"]) == 2
     assert main(["store", "tag", url, "paper-2026", "--delete"]) == 0
     assert expire_snapshots(url, older_than_s=0).expired == [first]
+
+
+def test_rollback_makes_an_older_snapshot_the_latest_again(small_store, fill, capsys):
+    url, truth = small_store
+    first = open_store(url).snapshot_id
+    _recommit(fill, url)
+    assert main(["store", "rollback", url, first]) == 0
+    latest = open_store(url)
+    assert latest.manifest["generation"] == 3 and f"snapshot {latest.snapshot_id} holds the tracks of {first}" in \
+        capsys.readouterr().out
+    np.testing.assert_array_equal(latest.feature_set("logmel").read_labels("song 3")[0], truth["song 3"][1])
+    assert verify_store(url, deep=True).ok
+    report = expire_snapshots(url, older_than_s=0)  # the re-extraction's versions go, the rolled-back ones stay
+    assert len(report.expired) == 2 and len(report.deleted_versions) == 4
+    np.testing.assert_array_equal(open_store(url).feature_set("logmel").read_labels("song 0")[0], truth["song 0"][1])
