@@ -127,6 +127,11 @@ def test_train_and_evaluate_an_older_snapshot_and_evaluate_refuses_lost_data(tmp
     write_tiny_store(store, make_store(seed=3))  # the store moves on: every track re-extracted
     assert main(_train_argv(store, tmp_path / "run", "--snapshot", first)) == 0
     assert json.loads((tmp_path / "run" / "store.json").read_text())["snapshot_id"] == first
+    resume = _train_argv(store, tmp_path / "run", "--resume")
+    resume[resume.index("--epochs") + 1] = "2"
+    assert main(resume) == 2  # the store moved on: resuming on the latest would train on other data
+    _one_line_error(capsys, f"started on store snapshot {first}", f"resume with --snapshot {first}")
+    assert main([*resume, "--snapshot", first]) == 0
     evaluate = ["evaluate", "--store", str(store), "--run", str(tmp_path / "run"), "--split", "validation",
                 "--no-progress", "--track-plots", "0"]
     assert main([*evaluate, "--out", str(tmp_path / "report"), "--snapshot", first]) == 0
