@@ -103,6 +103,20 @@ def load_manifest(loc: StoreLocation, snapshot: str | None = None) -> dict:
     return manifest
 
 
+def lost_data_hint(loc: StoreLocation, snapshot_id: str) -> str:
+    """What to do about data of snapshot ``snapshot_id`` that is not in the store: the snapshot was
+    expired after the reader opened it (its history entry is gone), or the store is damaged."""
+    try:
+        expired = bool(list_history(loc)) and not loc.fs.exists(loc.path(HISTORY, history_name(snapshot_id)))
+    except OSError:
+        expired = False
+    if expired:
+        return (f"snapshot {snapshot_id} was expired (`instrec store expire`) after this reader opened it; reopen "
+                f"the store for its latest snapshot, or pick one from `instrec store log {loc.url}`")
+    return (f"the store is damaged: run `instrec store verify {loc.url}`, then `instrec store verify --repair` "
+            "and `instrec extract` to recompute the track")
+
+
 def read_tags(loc: StoreLocation) -> dict[str, str]:
     """Tag name -> snapshot id, from ``URL/tags/`` (a tag file that cannot be read is left out)."""
     try:

@@ -22,11 +22,11 @@ import numpy as np
 from pipeline.track import InstrecError
 from storage.consolidated import root_metadata
 from storage.errors import ManifestError, StoreDataError, StoreError
-from storage.history import load_manifest, read_manifest, referenced_paths, retained_manifests
+from storage.history import load_manifest, lost_data_hint, read_manifest, referenced_paths, retained_manifests
 from storage.layout import (
     HISTORY, MANIFEST, ROOT_METADATA, RUNS, SCHEMA_VERSION, SOURCE_HASHES, MissingChunkError, StoreLocation,
     encode_manifest, history_name, list_history, list_versions, publish_bytes, publish_history, publish_json,
-    read_history, read_json, remove_file, remove_tree, resolve,
+    read_json, remove_file, remove_tree, resolve,
 )
 from storage.locking import StoreLock
 from storage.schema import FeatureSetSpec, TrackMeta
@@ -251,6 +251,7 @@ class FeatureStore:
         self._readers: dict[str, FeatureSetReader] = {}
         self._staged: list[dict] = []
         self._writer: VersionWriter | None = None
+        self._parent_kept = False  # the snapshot this writer replaces has its history entry
 
     # -- reading ---------------------------------------------------------------------------
     url = property(lambda self: self._loc.url)
@@ -273,18 +274,9 @@ class FeatureStore:
         return self._zarr_store
 
     def lost_data_hint(self) -> str:
-        """What to do about data of this reader's snapshot that is not in the store: the snapshot was
-        expired since it was opened, or the store is damaged."""
-        sid = self.snapshot_id
-        try:
-            expired = bool(list_history(self._loc)) and read_history(self._loc, sid) is None
-        except Exception:  # a damaged entry: the snapshot is still listed
-            expired = False
-        if expired:
-            return (f"snapshot {sid} was expired (`instrec store expire`) after this reader opened it; reopen the "
-                    f"store for its latest snapshot, or pick one from `instrec store log {self.url}`")
-        return (f"the store is damaged: run `instrec store verify {self.url}`, then `instrec store verify --repair` "
-                "and `instrec extract` to recompute the track")
+        """What to do about data of this reader's snapshot that is not in the store
+        (:func:`storage.history.lost_data_hint`)."""
+        return lost_data_hint(self._loc, self.snapshot_id)
 
     def feature_sets(self) -> list[str]:
         return sorted(self._manifest["feature_sets"])
@@ -406,6 +398,11 @@ class FeatureStore:
         remove = list(remove)
         if not records and not remove and feature_sets is None:
             return self.snapshot_id
+        if not self._parent_kept:  # a store from before history: keep its latest snapshot as an entry too
+            sid = self.snapshot_id
+            if sid != "empty" and not self._loc.fs.exists(self._loc.path(HISTORY, history_name(sid))):
+                publish_history(self._loc, sid, encode_manifest(self._manifest))
+            self._parent_kept = True
         if feature_sets is not None:
             self._manifest["feature_sets"] = copy.deepcopy(feature_sets)
         sets = self._manifest["feature_sets"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main
-from storage.history import expire_snapshots, parse_duration
+from storage.history import expire_snapshots, parse_duration, snapshot_log
 from storage.layout import HISTORY, list_history, resolve
 from storage.store import ManifestError, StoreDataError, StoreError, open_store
 from storage.verify import verify_store
@@ -195,3 +195,24 @@ def test_rollback_makes_an_older_snapshot_the_latest_again(small_store, fill, ca
     report = expire_snapshots(url, older_than_s=0)  # the re-extraction's versions go, the rolled-back ones stay
     assert len(report.expired) == 2 and len(report.deleted_versions) == 4
     np.testing.assert_array_equal(open_store(url).feature_set("logmel").read_labels("song 0")[0], truth["song 0"][1])
+
+
+def test_a_store_from_before_history_opens_logs_and_starts_its_history_at_the_next_commit(small_store, fill):
+    import shutil
+
+    url, truth = small_store
+    shutil.rmtree(os.path.join(url, HISTORY))  # as the previous release wrote it: no history, indented manifest
+    manifest = open_store(url).manifest
+    for key in ("parent", "run_id"):
+        manifest.pop(key)
+    with open(os.path.join(url, "manifest.json"), "w") as handle:
+        json.dump(manifest, handle, indent=1, sort_keys=True)
+    old = open_store(url)
+    assert [e.snapshot_id for e in snapshot_log(old.location, old.manifest)] == [old.snapshot_id]
+    assert open_store(url, snapshot=old.snapshot_id).snapshot_id == old.snapshot_id
+    _recommit(fill, url)
+    np.testing.assert_array_equal(old.feature_set("logmel").read_labels("song 1")[0], truth["song 1"][1])
+    assert list_history(resolve(url)) == [old.snapshot_id, open_store(url).snapshot_id]  # both kept from now on
+    assert verify_store(url, deep=True).ok
+    assert expire_snapshots(url, older_than_s=3600).expired == []
+    assert len(expire_snapshots(url, older_than_s=0).deleted_versions) == 4  # the pre-history snapshot's versions
