@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path,
                    help="report folder to write (new, empty or an earlier report, which is replaced whole)")
     p.add_argument("--endpoint-url", default=None, metavar="URL", help="S3 endpoint (MinIO, moto); default: AWS")
+    p.add_argument("--snapshot", default=None, metavar="ID",
+                   help="score this store snapshot (`instrec store log`); default: the latest")
     p.add_argument("--smoothing", type=non_negative_float, default=None, metavar="SECONDS",
                    help="median filter length for every class instead of the run's per-class windows (0: raw "
                         "activations; default: the run's decision rule)")
@@ -113,7 +115,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
     metrics = evaluate(args.store, args.run, args.split, args.out, storage_options=options,
                        smoothing_s=args.smoothing, segment_s=args.segment, n_track_plots=args.track_plots,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, snapshot=args.snapshot)
     for note in metrics.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     for problem in metrics.get("problems", []):

@@ -185,6 +185,8 @@ def predict_tracks(reader: Any, run: Any, entries: Sequence[Any], match: ClassMa
     reported, not fatal."""
     from tqdm import tqdm
 
+    from storage.store import StoreDataError
+
     results, problems = [], []
     for entry in tqdm(entries, desc="evaluate", unit="track", disable=not progress):
         try:
@@ -196,6 +198,8 @@ def predict_tracks(reader: Any, run: Any, entries: Sequence[Any], match: ClassMa
             clip_true, clip_mask = reader.read_clip(entry.track_id)
             scores = run.predict(features)[:, match.run_index]
             clip_score = run.predict_clip(features)[match.run_index]
+        except StoreDataError:  # lost or damaged data is never skipped: the scores would be of other tracks
+            raise
         except (InstrecError, ValueError, KeyError, OSError) as exc:
             problems.append(f"{entry.track_id}: {exc}")
             log.warning("evaluation skipped track %s: %s", entry.track_id, exc)
@@ -277,8 +281,10 @@ def evaluate(
     segment_s: float = 1.0,
     n_track_plots: int = 4,
     progress: bool = False,
+    snapshot: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the run at ``run_dir`` on ``split`` of the store at ``store_url``.
+    """Evaluate the run at ``run_dir`` on ``split`` of the store at ``store_url`` (its latest
+    snapshot, or ``snapshot``: an id from ``instrec store log``).
 
     ``smoothing_s`` replaces every class's smoothing window of the run's decision rule (0: raw
     activations); None keeps the rule's.  Returns the metrics exactly as written to
@@ -290,7 +296,7 @@ def evaluate(
     from training.run import load_run
 
     run = load_run(run_dir)
-    store = open_store(store_url, mode="r", storage_options=storage_options)
+    store = open_store(store_url, mode="r", storage_options=storage_options, snapshot=snapshot)
     reader = find_feature_set(store, run)
     return evaluate_loaded(store=store, reader=reader, run=run, split=split, out=out, smoothing_s=smoothing_s,
                            segment_s=segment_s, n_track_plots=n_track_plots, progress=progress)

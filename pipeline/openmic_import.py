@@ -164,6 +164,7 @@ def import_openmic_vggish(
     tracks = read_dataset("openmic", root, **reader_options)
     seen: set[str] = set()
     with open_store(store_url, mode="a", storage_options=storage_options) as store:
+        store.run_id = run_id  # recorded in the snapshots this run commits (`instrec store log`)
         store.collect_garbage()
         initialized, last_commit = False, time.monotonic()
         for item in tracks:

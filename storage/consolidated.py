@@ -11,9 +11,10 @@ one lists the version's folder, which holds only its arrays; the version's own `
 consolidates them for readers that open the version directly
 (``xarray.open_zarr(f"{url}/{path}")``).
 
-It lists exactly what the manifest about to be committed holds (versions a commit replaces are
-deleted right after it, so listing them would only give empty groups).  instrec itself never
-reads this document: it goes from the manifest to the arrays.
+It lists exactly what the manifest about to be committed holds: the latest snapshot (versions of
+older snapshots stay on disk until ``instrec store expire``, but a reader of the root sees the
+latest only; older snapshots are read through instrec, ``open_store(url, snapshot=ID)``).
+instrec itself never reads this document: it goes from the manifest to the arrays.
 """
 
 from __future__ import annotations

@@ -34,20 +34,26 @@ FORMATS = ("xarray", "numpy", "parquet")
 
 
 def export_split(store: str, *, feature_set: str = "logmel", split: str | None = None, to: str = "xarray",
-                 path: str | Path | None = None, storage_options: dict | None = None) -> Any:
+                 path: str | Path | None = None, storage_options: dict | None = None,
+                 snapshot: str | None = None) -> Any:
     """Every frame of ``split`` (None: all tracks) of ``feature_set`` as one xarray Dataset, dict of
     NumPy arrays or Parquet file (see the module docstring).
+
+    ``snapshot`` exports that snapshot (``instrec store log``) instead of the latest.
 
     Raises
     ------
     StoreError
         Unknown format, no track in the split, or ``to="parquet"`` without ``path``.
+    StoreDataError
+        A chunk of a track is missing or damaged (never exported as zeros).  The lazy ``xarray``
+        result raises ``storage.layout.MissingChunkError`` (or the codec's error) when computed.
     """
     if to not in FORMATS:
         raise StoreError(f"unknown export format {to!r}; choose one of {', '.join(FORMATS)}")
     if to == "parquet" and path is None:
         raise StoreError("a Parquet export needs a file: pass path='split.parquet' (--out)")
-    reader = open_store(store, storage_options=storage_options).feature_set(feature_set)
+    reader = open_store(store, storage_options=storage_options, snapshot=snapshot).feature_set(feature_set)
     entries = reader.tracks(split)
     if not entries:
         raise StoreError(f"{store}: feature set {reader.key} has no committed track in split {split!r}; "
@@ -56,7 +62,15 @@ def export_split(store: str, *, feature_set: str = "logmel", split: str | None =
         return _write_parquet(reader, entries, Path(path), split)
     if to == "xarray":
         return _to_xarray(reader, entries, split)
-    arrays = {name: np.asarray(value) for name, value in _to_xarray(reader, entries, split).variables.items()}
+    try:
+        arrays = {name: np.asarray(value) for name, value in _to_xarray(reader, entries, split).variables.items()}
+    except MemoryError:
+        raise
+    except Exception:  # a lost or damaged chunk: read track by track for the one-line error naming it
+        for entry in entries:
+            reader.read_features(entry.track_id)
+            reader.read_labels(entry.track_id)
+        raise
     arrays["classes"] = np.asarray(reader.classes)
     if path is not None:
         np.savez(path, **arrays)

@@ -5,6 +5,8 @@ Layout of a store at ``URL`` (see ``storage/README.md`` for the reasons)::
     URL/zarr.json                         root group: schema_version, dataset, classes, and the committed
                                       hierarchy as consolidated metadata (rewritten at every commit)
     URL/manifest.json                     the committed state (written last, atomically)
+    URL/manifests/<snapshot_id>.json.gz   every snapshot's manifest (written before manifest.json; immutable)
+    URL/tags/<name>.json                  a named snapshot, which expiry keeps: {snapshot_id, created_at}
     URL/.lock                             present while a writer runs (pid, host, run id)
     URL/runs/<time>-<run>.json            one log per extraction run (done/skipped/failed)
     URL/source_hashes.json                cache: source file path -> stat + sha256 (rebuildable)
@@ -22,11 +24,17 @@ Layout of a store at ``URL`` (see ``storage/README.md`` for the reasons)::
 ``<key>`` is ``<family>-<first 8 hex of config_hash>``; ``<version>`` is the first 12 hex of
 the track's content hash plus a per-run nonce, so a writer never overwrites a committed
 version: a crash can only leave unreferenced versions behind, which the next writer or
-``store verify --repair`` deletes.
+``store verify --repair`` deletes.  A commit never deletes what it replaces: versions stay as long
+as a snapshot in ``manifests/`` refers to them (``instrec store expire`` removes old snapshots).
+
+Readers open the store through :meth:`StoreLocation.zarr_store`, whose every chunk read fails
+with :class:`MissingChunkError` when the chunk is absent: every chunk of a committed array is
+written (``write_empty_chunks``), so an absent chunk is lost data, never the fill value.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -40,6 +48,9 @@ import fsspec
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+HISTORY = "manifests"
+HISTORY_SUFFIX = ".json.gz"
+TAGS = "tags"
 ROOT_METADATA = "zarr.json"
 LOCK = ".lock"
 RUNS = "runs"
@@ -75,6 +86,19 @@ def stem_group_path(key: str, track_id: str, content_hash: str, nonce: str) -> s
     return f"{key}/{STEMS}/{track_slug(track_id)}/{content_hash[:12]}-{nonce}"
 
 
+def history_name(snapshot_id: str) -> str:
+    """File name of a snapshot's manifest under ``URL/manifests/``: ``<generation>-<hex8>.json.gz``."""
+    return f"{snapshot_id}{HISTORY_SUFFIX}"
+
+
+class MissingChunkError(LookupError):
+    """A chunk of an array is absent from the store: lost data, which is never read as the fill value."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"chunk {key} is missing")
+        self.key = key
+
+
 @dataclass(frozen=True)
 class StoreLocation:
     """A store URL resolved to an fsspec filesystem and a root path on it."""
@@ -93,15 +117,22 @@ class StoreLocation:
     def path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
-    def zarr_store(self, *, read_only: bool) -> Any:
-        """A zarr store object for the root."""
+    def zarr_store(self, *, read_only: bool, strict: bool = False) -> Any:
+        """A zarr store object for the root; with ``strict``, reading an absent chunk raises
+        :class:`MissingChunkError` (for readers; writers that fill chunks in parts must not use it)."""
         import zarr.storage
 
         if self.is_local:
-            return zarr.storage.LocalStore(self.root, read_only=read_only)
-        return zarr.storage.FsspecStore.from_url(
-            self.url, storage_options=self.storage_options or None, read_only=read_only
-        )
+            store = zarr.storage.LocalStore(self.root, read_only=read_only)
+        else:
+            store = zarr.storage.FsspecStore.from_url(
+                self.url, storage_options=self.storage_options or None, read_only=read_only
+            )
+        if strict:
+            from storage.strict import StrictStore
+
+            return StrictStore(store)
+        return store
 
 
 def resolve(url: str | os.PathLike, storage_options: dict | None = None) -> StoreLocation:
@@ -157,6 +188,50 @@ def publish_bytes(loc: StoreLocation, data: bytes, *parts: str) -> None:
             os.close(dir_fd)
     else:
         loc.fs.pipe_file(path, data)
+
+
+def encode_manifest(manifest: dict) -> bytes:
+    """A manifest as ``manifest.json`` and its history entry hold it: compact JSON, sorted keys
+    (13 ms and 1.0 MB at 2,000 tracks, against 58 ms and 1.6 MB indented)."""
+    return json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
+
+
+def publish_history(loc: StoreLocation, snapshot_id: str, data: bytes) -> None:
+    """Write a snapshot's encoded manifest as ``URL/manifests/<snapshot_id>.json.gz`` (atomically).
+
+    gzip level 1: about 6 times smaller than ``manifest.json`` for 4 ms per 2,000 tracks, since
+    every commit writes one."""
+    publish_bytes(loc, gzip.compress(data, compresslevel=1, mtime=0), HISTORY, history_name(snapshot_id))
+
+
+def read_history(loc: StoreLocation, snapshot_id: str) -> dict | None:
+    """The manifest of snapshot ``snapshot_id`` from ``URL/manifests/``, or None when there is no such file.
+
+    Raises ``ValueError`` (or ``OSError``, ``EOFError``) when the file is damaged."""
+    try:
+        with loc.fs.open(loc.path(HISTORY, history_name(snapshot_id)), "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    return json.loads(gzip.decompress(data).decode())
+
+
+def list_history(loc: StoreLocation) -> list[str]:
+    """Snapshot ids in ``URL/manifests/``, oldest first (ids start with the zero-padded generation)."""
+    loc.fs.invalidate_cache()
+    try:
+        names = [p.rstrip("/").rsplit("/", 1)[-1] for p in loc.fs.ls(loc.path(HISTORY), detail=False)]
+    except FileNotFoundError:
+        return []
+    return sorted(n[: -len(HISTORY_SUFFIX)] for n in names if n.endswith(HISTORY_SUFFIX) and not n.startswith("."))
+
+
+def remove_file(loc: StoreLocation, *parts: str) -> None:
+    """Delete a file under the store root if it exists."""
+    try:
+        loc.fs.rm(loc.path(*parts))
+    except FileNotFoundError:
+        pass
 
 
 def remove_tree(loc: StoreLocation, relative: str) -> None:

@@ -201,13 +201,22 @@ class StemMeta:
 
 
 def frames_codec() -> list:
-    """Compressor for frames: blosc lz4 with byte shuffle (fast both ways)."""
-    from zarr.codecs import BloscCodec
+    """Codecs after serialisation for frames: blosc lz4 with byte shuffle (fast both ways), then a
+    crc32c checksum of the compressed chunk, so a flipped byte fails decoding instead of being read."""
+    from zarr.codecs import BloscCodec, Crc32cCodec
 
-    return [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]
+    return [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"), Crc32cCodec()]
 
 
 def labels_codec() -> list:
-    from zarr.codecs import BloscCodec
+    """Codecs for labels, masks and activity: blosc lz4 with bit shuffle, then a crc32c checksum."""
+    from zarr.codecs import BloscCodec, Crc32cCodec
 
-    return [BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")]
+    return [BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle"), Crc32cCodec()]
+
+
+def small_codec() -> list:
+    """Codecs for the small arrays (clip labels, coordinates): zarr's default zstd, then a crc32c checksum."""
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+
+    return [ZstdCodec(level=0, checksum=False), Crc32cCodec()]

@@ -1,13 +1,16 @@
 """The feature store: open, read windows, write and commit tracks.
 
-Readers see the committed manifest only (``manifest.json``, replaced atomically and last), so
-a half-written track is never visible.  Writers (``mode="a"``) hold the store's lock from
-open to close; track arrays may be written by any process through
+Readers see one committed snapshot only (``manifest.json``, replaced atomically and last, or an
+older one from ``manifests/``), so a half-written track is never visible, and a snapshot's data
+stays until ``instrec store expire`` removes the snapshot: a reader reads its snapshot's data or
+fails with one line (:class:`StoreDataError`), never the fill value.  Writers (``mode="a"``)
+hold the store's lock from open to close; track arrays may be written by any process through
 :class:`storage.writer.VersionWriter`, and become visible when the lock holder commits them.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 import uuid
@@ -18,17 +21,19 @@ import numpy as np
 
 from pipeline.track import InstrecError
 from storage.consolidated import root_metadata
+from storage.errors import ManifestError, StoreDataError, StoreError
+from storage.history import load_manifest, lost_data_hint, read_manifest, referenced_paths, retained_manifests
 from storage.layout import (
-    MANIFEST, ROOT_METADATA, RUNS, SCHEMA_VERSION, SOURCE_HASHES, StoreLocation, list_versions, publish_bytes,
-    publish_json, read_json, remove_tree, resolve,
+    HISTORY, MANIFEST, ROOT_METADATA, RUNS, SCHEMA_VERSION, SOURCE_HASHES, MissingChunkError, StoreLocation,
+    encode_manifest, history_name, list_history, list_versions, publish_bytes, publish_history, publish_json,
+    read_json, remove_file, remove_tree, resolve,
 )
 from storage.locking import StoreLock
 from storage.schema import FeatureSetSpec, TrackMeta
 from storage.writer import VersionWriter
 
-
-class StoreError(InstrecError):
-    """A store is missing, of another schema, or inconsistent with the request."""
+__all__ = ["FeatureSetReader", "FeatureStore", "ManifestError", "StemEntry", "StoreDataError", "StoreError",
+           "TrackEntry", "open_store"]
 
 
 @dataclass(frozen=True)
@@ -157,11 +162,11 @@ class FeatureSetReader:
             path = f"{record['path']}/{name}"
             try:
                 arr = zarr.open_array(self._store.zarr_store, path=path, mode="r", zarr_format=3)
-            except FileNotFoundError as exc:
-                raise StoreError(
-                    f"{self._store.url}: array {path} of committed track {track_id!r} is missing; the store "
-                    "changed since it was opened (reopen it) or is damaged (run `instrec store verify`)"
-                ) from exc
+            except FileNotFoundError:
+                raise StoreDataError(
+                    f"{self._store.url}: array {name} of committed track {track_id!r} ({path}) is missing; "
+                    + self._store.lost_data_hint()
+                ) from None
             self._arrays[cache_key] = arr
         return arr
 
@@ -172,16 +177,25 @@ class FeatureSetReader:
             return np.asarray(arr[selection], dtype=dtype)
         except MemoryError:
             raise
-        except Exception as exc:  # numcodecs raises RuntimeError (blosc, zstd), ValueError, TypeError...
+        except MissingChunkError as exc:
+            raise StoreDataError(
+                f"{self._store.url}: array {name} of committed track {track_id!r} has lost a chunk ({exc.key}); "
+                + self._store.lost_data_hint()
+            ) from None
+        except Exception as exc:  # crc32c raises ValueError; numcodecs RuntimeError (blosc, zstd), TypeError...
             record = self.stem_group(track_id) if stems else self.record(track_id)
             reason = (str(exc).strip().splitlines() or [""])[0][:200]
+            if "checksum" in reason:  # crc32c: "Stored and computed checksum do not match. Stored: b'...'"
+                reason = "crc32c checksum mismatch: the chunk's bytes changed after it was written"
             access = isinstance(exc, OSError) or any(c.__module__.startswith(("botocore", "aiohttp"))
                                                      for c in type(exc).__mro__)
-            todo = ("check the connection to the store and the credentials" if access else
-                    "the store is damaged: run `instrec store verify --deep --repair`, then `instrec extract` again")
-            raise StoreError(
-                f"{self._store.url}: {record['path']}/{name} of track {track_id!r} cannot be read "
-                f"({type(exc).__name__}{': ' + reason if reason else ''}); {todo}"
+            where = (f"{self._store.url}: array {name} of track {track_id!r} ({record['path']}/{name}) cannot be read "
+                     f"({type(exc).__name__}{': ' + reason if reason else ''}); ")
+            if access:
+                raise StoreError(where + "check the connection to the store and the credentials") from None
+            raise StoreDataError(
+                where + f"a chunk is damaged: run `instrec store verify --deep {self._store.url}` to list the bad "
+                "chunks, then `--repair` and `instrec extract` to recompute the track"
             ) from None
 
     def _window(self, track_id: str, start: int, stop: int | None) -> tuple[int, int]:
@@ -200,6 +214,11 @@ class FeatureSetReader:
         start, stop = self._window(track_id, start, stop)
         labels = self._read(track_id, "labels", slice(start, stop), np.uint8)
         mask = self._read(track_id, "label_mask", slice(start, stop), bool)
+        if labels.max(initial=0) > 1:  # a store without checksums (before crc32c) whose chunk was damaged
+            raise StoreDataError(
+                f"{self._store.url}: array labels of track {track_id!r} holds values other than 0/1 in frames "
+                f"{start}:{stop}: a chunk is damaged; run `instrec store verify --deep {self._store.url}`, then "
+                "`--repair` and `instrec extract` to recompute the track")
         return labels, mask
 
     def read_clip(self, track_id: str) -> tuple[np.ndarray, np.ndarray]:
@@ -219,15 +238,20 @@ class FeatureSetReader:
 class FeatureStore:
     """A store of feature sets for one dataset.  Use :func:`open_store`."""
 
-    def __init__(self, loc: StoreLocation, *, mode: str, manifest: dict, lock: StoreLock | None) -> None:
+    def __init__(self, loc: StoreLocation, *, mode: str, manifest: dict, lock: StoreLock | None,
+                 pinned: bool = False) -> None:
         self._loc = loc
         self.mode = mode
         self._manifest = manifest
         self._lock = lock
+        self._pinned = pinned
+        # recorded in each snapshot this writer commits (`instrec store log`); drivers set their run id
+        self.run_id: str | None = lock.run_id if lock is not None else None
         self._zarr_store: Any = None
         self._readers: dict[str, FeatureSetReader] = {}
         self._staged: list[dict] = []
         self._writer: VersionWriter | None = None
+        self._parent_kept = False  # the snapshot this writer replaces has its history entry
 
     # -- reading ---------------------------------------------------------------------------
     url = property(lambda self: self._loc.url)
@@ -244,9 +268,15 @@ class FeatureStore:
 
     @property
     def zarr_store(self) -> Any:
+        """The zarr store of the root; reading an absent chunk through it is an error (``strict``)."""
         if self._zarr_store is None:
-            self._zarr_store = self._loc.zarr_store(read_only=self.mode == "r")
+            self._zarr_store = self._loc.zarr_store(read_only=self.mode == "r", strict=True)
         return self._zarr_store
+
+    def lost_data_hint(self) -> str:
+        """What to do about data of this reader's snapshot that is not in the store
+        (:func:`storage.history.lost_data_hint`)."""
+        return lost_data_hint(self._loc, self.snapshot_id)
 
     def feature_sets(self) -> list[str]:
         return sorted(self._manifest["feature_sets"])
@@ -270,8 +300,10 @@ class FeatureStore:
         return self._readers[key]
 
     def refresh(self) -> None:
-        """Reload the committed manifest (see tracks committed since opening)."""
-        self._manifest = _load_manifest(self._loc)
+        """Reload the latest committed manifest (see tracks committed since opening); a store opened at a
+        given ``snapshot`` stays on it."""
+        if not self._pinned:
+            self._manifest = load_manifest(self._loc)
         self._readers.clear()
 
     # -- writing ---------------------------------------------------------------------------
@@ -343,7 +375,8 @@ class FeatureStore:
         self._staged.append(record)
         return record
 
-    def commit(self, records: Iterable[dict] = (), *, remove: Iterable[tuple[str, str]] = ()) -> str:
+    def commit(self, records: Iterable[dict] = (), *, remove: Iterable[tuple[str, str]] = (),
+               feature_sets: dict | None = None) -> str:
         """Publish written track versions (and removals) in one atomic manifest update.
 
         Parameters
@@ -352,6 +385,9 @@ class FeatureStore:
             Records returned by ``VersionWriter.write_track`` / ``TrackVersion.record``.
         remove : iterable of (feature_key, track_id)
             Tracks to drop from the committed state.
+        feature_sets : dict, optional
+            Replace every committed feature set first (the ``feature_sets`` of an older snapshot's
+            manifest: :meth:`rollback`).
 
         Returns
         -------
@@ -360,33 +396,40 @@ class FeatureStore:
         self._require_writer()
         records = [*self._staged, *records]
         remove = list(remove)
-        if not records and not remove:
+        if not records and not remove and feature_sets is None:
             return self.snapshot_id
-        superseded: list[str] = []
+        if not self._parent_kept:  # a store from before history: keep its latest snapshot as an entry too
+            sid = self.snapshot_id
+            if sid != "empty" and not self._loc.fs.exists(self._loc.path(HISTORY, history_name(sid))):
+                publish_history(self._loc, sid, encode_manifest(self._manifest))
+            self._parent_kept = True
+        if feature_sets is not None:
+            self._manifest["feature_sets"] = copy.deepcopy(feature_sets)
         sets = self._manifest["feature_sets"]
         for record in records:
             doc = sets[record["feature_set"]]
             entries = doc.setdefault("stems", {}) if record.get("kind") == "stems" else doc["tracks"]
-            old = entries.get(record["track_id"])
-            if old is not None and old["path"] != record["path"]:
-                superseded.append(old["path"])
             entries[record["track_id"]] = {k: v for k, v in record.items()
                                            if k not in ("track_id", "feature_set", "kind")}
         for key, track_id in remove:
             for level in ("tracks", "stems"):
-                old = sets.get(key, {}).get(level, {}).pop(track_id, None)
-                if old is not None:
-                    superseded.append(old["path"])
+                sets.get(key, {}).get(level, {}).pop(track_id, None)
+        # Replaced versions stay: readers of earlier snapshots keep reading them until `store expire`.
         previous = self.snapshot_id
+        self._manifest["parent"] = previous
         self._manifest["generation"] = int(self._manifest.get("generation", 0)) + 1
         self._manifest["snapshot_id"] = f"{self._manifest['generation']:08d}-{uuid.uuid4().hex[:8]}"
         self._manifest["committed_at"] = time.time()
+        self._manifest["run_id"] = self.run_id
         try:
-            # the root's consolidated metadata (for xarray and zarr), then the manifest, the commit itself
+            # the snapshot's immutable history entry, the root's consolidated metadata (for xarray and
+            # zarr), then the manifest: the commit itself
+            data = encode_manifest(self._manifest)
+            publish_history(self._loc, self.snapshot_id, data)
             publish_bytes(self._loc, root_metadata(self._manifest), ROOT_METADATA)
-            publish_json(self._loc, self._manifest, MANIFEST)
+            publish_bytes(self._loc, data, MANIFEST)
         except OSError as exc:
-            self._manifest = _load_manifest(self._loc)  # back to what is committed
+            self._manifest = load_manifest(self._loc)  # back to what is committed
             self._staged.clear()
             raise StoreError(
                 f"{self._loc.url}: cannot commit ({exc}); snapshot {previous} is intact. Free disk space "
@@ -396,9 +439,18 @@ class FeatureStore:
         self._readers.clear()
         if self._lock is not None:
             self._lock.refresh()
-        for path in superseded:  # after the commit: readers of the new snapshot never need them
-            remove_tree(self._loc, path)
         return self.snapshot_id
+
+    def rollback(self, snapshot: str) -> str:
+        """Commit a new snapshot holding exactly the tracks ``snapshot`` (an id or a tag) held, e.g. to
+        undo a re-extraction; the snapshots in between stay in the history until they expire.
+        Returns the new snapshot's id."""
+        self._require_writer()
+        old = load_manifest(self._loc, snapshot)
+        if old["classes"] != self.classes or old.get("settings", {}) != self._manifest.get("settings", {}):
+            raise StoreError(f"{self.url}: snapshot {snapshot} has another vocabulary or other settings than the "
+                             "store; open it with --snapshot instead")
+        return self.commit(feature_sets=old["feature_sets"])
 
     def source_hashes(self) -> dict:
         """The source-file hash cache saved by the last extraction (``{}`` when none or unreadable).
@@ -418,10 +470,14 @@ class FeatureStore:
         publish_json(self._loc, {"files": files}, SOURCE_HASHES)
 
     def collect_garbage(self) -> list[str]:
-        """Delete track versions no committed record points to (left by crashed writers)."""
+        """Delete track versions no kept snapshot points to (left by crashed writers), and history
+        entries newer than ``manifest.json`` (a commit killed before its last step)."""
         self._require_writer()
-        committed = {r["path"] for doc in self._manifest["feature_sets"].values()
-                     for level in ("tracks", "stems") for r in doc.get(level, {}).values()}
+        generation = int(self._manifest.get("generation", 0))
+        for sid in list_history(self._loc):
+            if int(sid.split("-", 1)[0]) > generation:
+                remove_file(self._loc, HISTORY, history_name(sid))
+        committed = set().union(*(referenced_paths(m) for _, m in retained_manifests(self._loc, self._manifest)))
         removed = []
         # every feature-set folder on disk, also those of a run killed before its first commit
         keys = set(self._manifest["feature_sets"]) | {
@@ -446,21 +502,8 @@ class FeatureStore:
         self.close()
 
 
-def _load_manifest(loc: StoreLocation) -> dict:
-    loc.fs.invalidate_cache()
-    manifest = read_json(loc, MANIFEST)
-    if manifest is None:
-        raise StoreError(f"{loc.url}: no feature store here (no {MANIFEST}); create one with `instrec extract`")
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise StoreError(
-            f"{loc.url}: store schema version {version} is not supported (this instrec reads version "
-            f"{SCHEMA_VERSION}); re-extract into a new store"
-        )
-    return manifest
-
-
-def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None) -> FeatureStore:
+def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None,
+               snapshot: str | None = None) -> FeatureStore:
     """Open a feature store.
 
     Parameters
@@ -472,16 +515,22 @@ def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None
         :meth:`FeatureStore.close`.
     storage_options : dict, optional
         fsspec options, e.g. ``{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}``.
+    snapshot : str, optional
+        Read this snapshot (an id from ``instrec store log``, as each run records it) instead of the
+        latest; only with ``mode="r"``.  It stays readable until ``instrec store expire`` removes it.
     """
     if mode not in ("r", "a"):
         raise ValueError(f"mode must be 'r' or 'a', got {mode!r}")
+    if snapshot is not None and mode != "r":
+        raise ValueError("a snapshot other than the latest can only be read (mode='r')")
     loc = resolve(url, storage_options)
     if loc.is_local and os.path.isfile(loc.root):
         raise StoreError(f"{loc.url}: is a regular file, not a feature store (a store is a folder); pass the "
                          "folder `instrec extract --store` wrote")
     if mode == "r":
         try:
-            return FeatureStore(loc, mode=mode, manifest=_load_manifest(loc), lock=None)
+            return FeatureStore(loc, mode=mode, manifest=load_manifest(loc, snapshot), lock=None,
+                                pinned=snapshot is not None)
         except Exception as exc:
             raise _access_error(loc, exc, "read") from None
     try:
@@ -491,8 +540,7 @@ def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None
     except Exception as exc:
         raise _access_error(loc, exc, "write") from None
     try:
-        loc.fs.invalidate_cache()
-        if read_json(loc, MANIFEST) is None:
+        if read_manifest(loc) is None:
             existing = []
             for path in _safe_ls(loc):
                 name = path.rstrip("/").rsplit("/", 1)[-1]
@@ -500,13 +548,16 @@ def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None
                     loc.fs.rm(path)
                 elif name not in (".lock", "zarr.json"):
                     existing.append(path)
+            if existing and list_history(loc):
+                raise ManifestError(f"{loc.path(MANIFEST)} is missing but {HISTORY}/ holds snapshots; run "
+                                    f"`instrec store verify --repair {loc.url}` to restore the latest")
             if existing:
                 raise StoreError(
                     f"{loc.url}: directory is not empty and holds no {MANIFEST}; choose an empty or new "
                     "location for the store"
                 )
             publish_json(loc, _empty_manifest("", []), MANIFEST)
-        return FeatureStore(loc, mode=mode, manifest=_load_manifest(loc), lock=lock)
+        return FeatureStore(loc, mode=mode, manifest=load_manifest(loc), lock=lock)
     except OSError as exc:
         lock.release()
         raise StoreError(f"{loc.url}: cannot write a store here ({exc}); choose a writable folder "

@@ -2,13 +2,16 @@
 
 Problems (the store is wrong; exit non-zero): a committed track whose arrays are missing,
 mis-shaped or incomplete (a chunk gone), labels and features of different frame counts, a
-content or config hash that does not match, a feature key that is not ``name-hash8``.
+content or config hash that does not match, a feature key that is not ``name-hash8``; with
+``deep``, every chunk that cannot be decoded (a crc32c mismatch: flipped bytes), each named by
+its file.  A damaged ``manifest.json`` is a problem that ``repair`` fixes from the history.
 Notes (expected after a crash; not errors): uncommitted track versions, a lock left behind.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +19,12 @@ from typing import Any
 import numpy as np
 
 from storage.consolidated import root_metadata
-from storage.layout import LOCK, ROOT_METADATA, feature_key, list_versions, publish_bytes, read_json
-from storage.store import FeatureStore, open_store
+from storage.history import referenced_paths, restore_manifest, retained_manifests
+from storage.layout import (
+    LOCK, ROOT_METADATA, MissingChunkError, feature_key, list_versions, publish_bytes, read_json, resolve,
+)
+from storage.locking import StoreLock
+from storage.store import FeatureStore, ManifestError, open_store
 
 
 @dataclass
@@ -51,6 +58,36 @@ def _expected_frames(params: dict, n_samples: int) -> int | None:
         return config_from_params(params).grid.n_frames(n_samples)
     except Exception:  # a family this install cannot rebuild (or whose grid needs more): skip the check
         return None
+
+
+def bad_chunks(arr: Any, path: str, *, slot: int | None = None) -> list[str]:
+    """One line per chunk of ``arr`` (store-relative ``path``) that is missing or cannot be decoded
+    (crc32c mismatch, corrupt compression); only chunks of ``slot`` along the first axis when given.
+
+    Reads the whole array (or slot) at once and goes chunk by chunk only when that fails."""
+    try:
+        arr[slot] if slot is not None else arr[...]
+        return []
+    except MemoryError:
+        raise
+    except Exception:
+        pass
+    bad = []
+    ranges = [range(n) for n in arr.cdata_shape]
+    if slot is not None:
+        ranges[0] = range(slot // arr.chunks[0], slot // arr.chunks[0] + 1)
+    for coords in itertools.product(*ranges):
+        where = f"{path}/c/{'/'.join(map(str, coords))}"
+        try:
+            arr.get_block_selection(coords)
+        except MissingChunkError:
+            bad.append(f"{where}: chunk file is missing")
+        except MemoryError:
+            raise
+        except Exception as exc:
+            reason = (str(exc).strip().splitlines() or [""])[0][:120]
+            bad.append(f"{where}: chunk cannot be decoded ({type(exc).__name__}: {reason})")
+    return bad
 
 
 def _check_feature_set(store: FeatureStore, key: str, doc: dict, report: VerifyReport, *, deep: bool) -> None:
@@ -109,6 +146,10 @@ def _check_feature_set(store: FeatureStore, key: str, doc: dict, report: VerifyR
                 if not np.allclose(clip, np.asarray(record["clip_labels"], dtype=np.float32), atol=1e-5):
                     problems.append("clip_labels array differs from the manifest")
             if deep and not problems:
+                group = zarr.open_group(store.zarr_store, path=record["path"], mode="r")
+                for name, arr in sorted(group.arrays()):
+                    problems += bad_chunks(arr, f"{record['path']}/{name}")
+            if deep and not problems:
                 frames = reader.read_features(track_id)
                 if not np.isfinite(frames).all():
                     problems.append("features contain NaN/Inf")
@@ -159,6 +200,11 @@ def _check_stem_group(store: FeatureStore, reader: Any, track_id: str, group: di
             problems.append(f"stem slots {indices} do not fit the group's {slots} stems")
         if deep and not problems:
             for stem in group["stems"]:
+                for name in ("features", "activity"):
+                    problems += bad_chunks(reader.array(track_id, name, stems=True), f"{group['path']}/{name}",
+                                           slot=int(stem["index"]))
+        if deep and not problems:
+            for stem in group["stems"]:
                 features, activity = reader.read_stem(track_id, int(stem["index"]))
                 if not np.isfinite(features).all():
                     problems.append(f"stem {stem['name']} features contain NaN/Inf")
@@ -186,6 +232,16 @@ def verify_store(url: str, *, storage_options: dict | None = None, deep: bool = 
     report = VerifyReport(url=url)
     try:
         store = open_store(url, mode="a" if repair else "r", storage_options=storage_options)
+    except ManifestError as exc:
+        report.problems.append(f"cannot open the store: {exc}")
+        if not repair:
+            return report
+        restored = _restore(url, storage_options)
+        if restored is None:
+            report.problems.append("no readable snapshot in the history to restore manifest.json from")
+            return report
+        report.repaired.append(f"restored manifest.json from snapshot {restored} (the newest readable history entry)")
+        store = open_store(url, mode="a", storage_options=storage_options)
     except Exception as exc:
         report.problems.append(f"cannot open the store: {exc}")
         return report
@@ -203,6 +259,16 @@ def verify_store(url: str, *, storage_options: dict | None = None, deep: bool = 
     finally:
         store.close()
     return report
+
+
+def _restore(url: str, storage_options: dict | None) -> str | None:
+    """:func:`storage.history.restore_manifest` under the writer lock."""
+    loc = resolve(url, storage_options)
+    lock = StoreLock(loc).acquire()
+    try:
+        return restore_manifest(loc)
+    finally:
+        lock.release()
 
 
 def _consolidated_versions(store: FeatureStore) -> set[str]:
@@ -223,11 +289,11 @@ def _verify_open(store: FeatureStore, report: VerifyReport, *, deep: bool) -> No
     except FileNotFoundError:
         if manifest["feature_sets"]:
             report.problems.append("root zarr group is missing")
-    committed = set()
+    committed = referenced_paths(manifest)
+    kept = set().union(*(referenced_paths(m) for _, m in retained_manifests(store.location, manifest)))
     for key, doc in sorted(manifest["feature_sets"].items()):
         _check_feature_set(store, key, doc, report, deep=deep)
-        committed |= {r["path"] for level in ("tracks", "stems") for r in doc.get(level, {}).values()}
-        report.garbage += [p for p in list_versions(store.location, key) if p not in committed]
+        report.garbage += [p for p in list_versions(store.location, key) if p not in kept]
     listed = _consolidated_versions(store)
     if committed and listed != committed:
         report.notes.append(

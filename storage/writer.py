@@ -16,7 +16,7 @@ import numpy as np
 
 from storage.layout import StoreLocation, resolve, stem_group_path, track_version_path
 from storage.schema import (
-    FeatureSetSpec, StemMeta, TrackMeta, frame_coordinates, frames_codec, labels_codec, track_attributes,
+    FeatureSetSpec, StemMeta, TrackMeta, frame_coordinates, frames_codec, labels_codec, small_codec, track_attributes,
 )
 
 LABEL_CHUNK_FACTOR = 4
@@ -165,7 +165,8 @@ def _coordinate_arrays(spec: FeatureSetSpec, n_frames: int, names: dict[str, lis
                    for dim, values in names.items()})
     arrays = {}
     for dim, (values, attrs) in coords.items():
-        options: dict[str, Any] = {"dimension_names": (dim,), "attributes": attrs, "config": {"write_empty_chunks": True}}
+        options: dict[str, Any] = {"dimension_names": (dim,), "attributes": attrs, "compressors": small_codec(),
+                                   "config": {"write_empty_chunks": True}}
         if len(values):
             options["data"] = values
         else:  # zarr cannot infer chunks from empty data
@@ -218,8 +219,10 @@ class TrackVersion:
                          "dimension_names": ("time", *spec.frame_dims), "fill_value": 0, "config": config},
             "labels": {"data": np.ascontiguousarray(labels, dtype=np.uint8), **label_opts},
             "label_mask": {"data": np.ascontiguousarray(label_mask, dtype=bool), **label_opts},
-            "clip_labels": {"data": clip[0], "dimension_names": ("class",), "config": config},
-            "clip_mask": {"data": clip[1], "dimension_names": ("class",), "config": config},
+            "clip_labels": {"data": clip[0], "dimension_names": ("class",), "compressors": small_codec(),
+                            "config": config},
+            "clip_mask": {"data": clip[1], "dimension_names": ("class",), "compressors": small_codec(),
+                          "config": config},
         }
         if not (n_frames and n_classes):  # zarr cannot infer chunks from empty data
             for name in ("labels", "label_mask"):
@@ -305,7 +308,8 @@ class StemGroupVersion:
         arrays.update(_coordinate_arrays(spec, n_frames, {"stem": [stem.name for stem in stems]}))
         # each stem's class, a coordinate along `stem` (xarray reads it from the "coordinates" attribute)
         arrays["label"] = {"data": np.array([stem.label for stem in stems], dtype=np.dtypes.StringDType()),
-                           "dimension_names": ("stem",), "attributes": {"long_name": "class of each stem"}}
+                           "dimension_names": ("stem",), "attributes": {"long_name": "class of each stem"},
+                           "compressors": small_codec(), "config": config}
         if not stems:
             arrays["label"] = {**_coordinate_arrays(spec, 0, {"label": []})["label"], "dimension_names": ("stem",)}
         for name in ("features", "activity"):

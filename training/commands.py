@@ -96,6 +96,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--validation-store", default=Default(d.validation_store), metavar="URL",
                    help="store whose validation split picks the best epoch, early stopping and thresholds "
                         "(e.g. songs rendered with timbres training never hears); default: the training store")
+    p.add_argument("--snapshot", default=Default(d.snapshot), metavar="ID",
+                   help="train on this store snapshot (`instrec store log`; a run's store.json records its own); "
+                        "default: the latest")
     p.add_argument("--no-progress", action="store_true", default=Default(False), help="no progress bar")
     p.set_defaults(handler=run_train)
 

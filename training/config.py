@@ -61,6 +61,10 @@ class TrainConfig:
         the thresholds, instead of the training store's: a store rendered with timbres training never
         hears rewards models that generalise.  It must hold the same feature set (same
         configuration hash) and vocabulary.
+    snapshot : str or None
+        Train on this snapshot of the store (an id from ``instrec store log``, or the one a run
+        recorded in its ``store.json``) instead of the latest; it stays readable until
+        ``instrec store expire`` removes it.
     """
 
     store: str
@@ -97,6 +101,7 @@ class TrainConfig:
     remix_gain_db: float = 6.0
     remix_eq_db: float = 6.0
     validation_store: str | None = None
+    snapshot: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -166,6 +171,7 @@ class TrainConfig:
 
     def resumable_from(self, other: "TrainConfig") -> list[str]:
         """Fields that differ from ``other`` and make resuming its run unsafe."""
-        free = {"epochs", "patience", "progress", "workers", "device", "storage_options"}
+        # snapshot: resuming checks the store snapshot itself (a run resumed with --snapshot of its own is safe)
+        free = {"epochs", "patience", "progress", "workers", "device", "storage_options", "snapshot"}
         return [f.name for f in dataclasses.fields(self)
                 if f.name not in free and getattr(self, f.name) != getattr(other, f.name)]

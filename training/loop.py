@@ -349,7 +349,8 @@ def _train(config: Any, *, store: Any, resume: bool,
     if store is None:
         from storage.store import open_store
 
-        store = open_store(config.store, mode="r", storage_options=dict(config.storage_options) or None)
+        store = open_store(config.store, mode="r", storage_options=dict(config.storage_options) or None,
+                           snapshot=config.snapshot)
     reader = store.feature_set(config.features)
     run_dir = prepare_run_dir(config, resume=resume)
     if resume and (run_dir / "store.json").exists():
@@ -357,7 +358,7 @@ def _train(config: Any, *, store: Any, resume: bool,
         if started != store.snapshot_id:
             raise RunError(f"{run_dir}/store.json: the run started on store snapshot {started} but "
                            f"{store.url} is now at {store.snapshot_id}; resuming would train on other "
-                           "data: start a new run with another --out directory")
+                           f"data: resume with --snapshot {started}, or start a new run with another --out directory")
     device = resolve_device(config.device)
     seed_everything(config.seed)
     train_tracks = [t for t in reader.tracks(config.train_split) if t.n_frames > 0]

@@ -338,6 +338,8 @@ def extract_dataset(
     with open_store(store_url, mode="a", storage_options=storage_options) as store:
         from tqdm import tqdm
 
+        store.run_id = run_id  # recorded in the snapshots this run commits (`instrec store log`)
+
         cluster = _Cluster(workers=workers, address=dask_address, processes=local_processes)
         # every track of the dataset: computed, skipped unchanged or failed (readers know how many)
         bar = tqdm(desc="extract", unit="track", total=operator.length_hint(tracks) or None, disable=not progress)

@@ -9,6 +9,7 @@ import pipeline.extraction.extract as extract_module
 from features.registry import build_config
 from pipeline.extraction import FeatureTarget, extract_dataset
 from pipeline.track import TrackProblem
+from storage.history import expire_snapshots
 from storage.store import open_store
 from storage.verify import verify_store
 
@@ -53,7 +54,10 @@ def test_unchanged_new_changed_and_pruned_tracks(tmp_path, make_track, decode_co
     assert [e.track_id for e in reader.tracks()] == ["t0", "t1", "t2", "t3"]
     assert reader.tracks()[1].content_hash == changed.content_hash and reader.tracks()[1].duration == 4.0
     assert reader.read_labels("t1")[0][:, 1].any() and not reader.read_labels("t1")[0][:, 0].any()
-    assert not os.path.exists(os.path.join(url, old_path))  # replaced version deleted after the commit
+    # the replaced version stays for readers of earlier snapshots until it is expired
+    assert os.path.exists(os.path.join(url, old_path))
+    assert expire_snapshots(url, older_than_s=0).deleted_versions == [old_path]
+    assert not os.path.exists(os.path.join(url, old_path))
 
     kept = run([tracks[0], changed], url)  # t2 and t3 gone from the dataset: kept without --prune
     assert kept.pruned == [] and len(open_store(url).feature_set("logmel").tracks()) == 4

@@ -68,3 +68,32 @@ def test_s3_round_trip_equals_local(tmp_path, make_track, s3_endpoint, same_cont
     with open_store(url, mode="a", storage_options=options):  # conditional-create lock on S3
         with pytest.raises(StoreLockedError, match="another extraction"):
             open_store(url, mode="a", storage_options=options)
+
+
+def test_s3_snapshots_expiry_and_lost_chunks(make_track, s3_endpoint):
+    import boto3
+
+    from storage.history import expire_snapshots
+    from storage.store import StoreDataError
+
+    options = {"client_kwargs": {"endpoint_url": s3_endpoint}}
+    targets = [FeatureTarget.from_config(build_config("logmel"))]
+    url = "s3://instrec/stores/snapshots"
+    extract_dataset([make_track("a", duration=1.5), make_track("b")], url, targets=targets, workers=0,
+                    progress=False, storage_options=options)
+    old = open_store(url, storage_options=options)
+    old_reader = old.feature_set("logmel")
+    before = old_reader.read_features("a")
+    changed = make_track("a", duration=2.5)
+    extract_dataset([changed, make_track("b")], url, targets=targets, workers=0, progress=False, storage_options=options)
+    assert old_reader.read_features("a").shape == before.shape  # the old snapshot's version is still there
+    pinned = open_store(url, storage_options=options, snapshot=old.snapshot_id)
+    assert pinned.feature_set("logmel").tracks()[0].duration == 1.5
+    assert expire_snapshots(url, older_than_s=0, storage_options=options).expired == [old.snapshot_id]
+    with pytest.raises(StoreDataError, match=f"snapshot {old.snapshot_id} was expired"):
+        old_reader.read_labels("a")
+    latest = open_store(url, storage_options=options).feature_set("logmel")
+    key = f"stores/snapshots/{latest.record('b')['path']}/features/c/0/0"
+    boto3.client("s3", endpoint_url=s3_endpoint).delete_object(Bucket="instrec", Key=key)
+    with pytest.raises(StoreDataError, match="'b' has lost a chunk"):
+        open_store(url, storage_options=options).feature_set("logmel").read_features("b")

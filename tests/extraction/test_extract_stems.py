@@ -14,6 +14,7 @@ from features.registry import build_config
 from pipeline.extraction import FeatureTarget, extract_dataset
 from pipeline.extraction.driver import label_settings
 from pipeline.track import Event, Stem, Track, clip_labels_from_events, dominant_instrument, file_hash
+from storage.history import expire_snapshots
 from storage.store import StoreError, open_store
 from storage.verify import verify_store
 
@@ -152,7 +153,8 @@ def test_stem_stores_are_incremental_and_keep_their_settings(tmp_path):
     assert third.done == ["song1"]
     reader = open_store(url).feature_set("logmel")
     assert [e.label for e in reader.stems() if e.track_id == "song1"] == ["bass", "drums"]
-    assert not (Path(url) / old).exists()  # the replaced stem group is deleted after the commit
+    assert (Path(url) / old).exists()  # the replaced stem group stays until it is expired
+    assert old in expire_snapshots(url, older_than_s=0).deleted_versions and not (Path(url) / old).exists()
     with pytest.raises(StoreError, match="built with stems=True"):
         run(songs, url, stems=False)
     assert label_settings(url) == (True, ActivityConfig())
