@@ -12,6 +12,7 @@ from training.models.crnn import CRNN, CRNNGRU
 from training.models.mlp import FrameMLP
 from training.models.panns import PANNsCNN, panns_gru
 from training.models.scalogram import ScalogramCRNN, small_scalogram_crnn
+from training.choices import MODEL_NAMES
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "mlp": FrameMLP,
@@ -25,7 +26,9 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "scalogram-crnn": ScalogramCRNN,
     "scalogram-crnn-small": small_scalogram_crnn,
 }
-MODEL_NAMES = tuple(MODELS)
+if tuple(MODELS) != MODEL_NAMES:  # the command line offers training.choices.MODEL_NAMES
+    raise ImportError(f"training.registry.MODELS {tuple(MODELS)} and training.choices.MODEL_NAMES {MODEL_NAMES} "
+                      "differ; add the model to both")
 
 
 def build_model(name: str, *, n_classes: int, frame_shape: Sequence[int], **options: Any) -> nn.Module:
