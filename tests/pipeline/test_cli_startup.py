@@ -68,5 +68,29 @@ def test_every_help_runs_without_heavy_imports():
     assert found == []
 
 
+def test_a_no_op_extract_of_an_unchanged_store_imports_no_zarr_scipy_or_torch(tmp_path):
+    import numpy as np
+    import soundfile
+
+    from pipeline.cli import main
+
+    (tmp_path / "songs").mkdir()
+    for i in range(2):
+        soundfile.write(str(tmp_path / "songs" / f"s{i}.wav"), np.zeros(22050, dtype=np.float32), 22050)
+    argv = ["extract", str(tmp_path / "songs"), "--dataset", "folder", "--store", str(tmp_path / "store"),
+            "--workers", "0", "--no-progress"]
+    assert main(argv) == 0  # builds the store
+    found = heavy_modules_after(f"""
+        import contextlib, io
+        from pipeline.cli import main
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert main({argv!r}) == 0
+        assert "0 done, 2 skipped unchanged" in out.getvalue(), out.getvalue()
+    """)
+    # what it needs: NumPy (configs), soundfile (the folder reader), fsspec (the store's files), and
+    # librosa's package shell (features.logmel imports it; it loads its submodules lazily: 1 ms)
+    assert set(found) <= {"numpy", "soundfile", "fsspec", "librosa"}, found
+
+
 def test_the_check_can_fail():
     assert heavy_modules_after("import numpy") == ["numpy"]
