@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
         --device) DEVICE="$2"; shift 2 ;;
         --quick) QUICK=1; shift ;;
         --with-model) WITH_MODEL=1; shift ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "gpu_suite: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
