@@ -6,13 +6,13 @@ from typing import Any, Callable, Sequence
 
 from torch import nn
 
+from training.choices import MODEL_NAMES
 from training.models.attention import AttentionMIL, BiLSTMAttention
 from training.models.cnn import FrameCNN
 from training.models.crnn import CRNN, CRNNGRU
 from training.models.mlp import FrameMLP
 from training.models.panns import PANNsCNN, panns_gru
 from training.models.scalogram import ScalogramCRNN, small_scalogram_crnn
-from training.choices import MODEL_NAMES
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "mlp": FrameMLP,
