@@ -11,6 +11,8 @@ change of machine load hits every command alike.  Timed:
 * a no-op ``instrec extract`` of an unchanged store: a synthetic folder corpus (``--songs`` WAV
   files of ``--seconds`` s, 22.05 kHz mono) is extracted once, untimed; every timed run finds all
   tracks unchanged, so it measures start-up, planning and the hash check of every track;
+* the first track: ``instrec extract`` of a folder holding one 1 s song into a new store (removed
+  before each run), i.e. start-up plus one track of work, the default local settings;
 * with ``--before DIR`` (another checkout of instrec, e.g. ``git worktree add DIR main``), the
   same ``instrec`` commands with ``PYTHONPATH=DIR``: before and after in one run.
 
@@ -101,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     instrec = instrec_command()
     corpus, store = args.work / f"corpus-{args.songs}x{args.seconds:g}s", args.work / "store"
     write_corpus(corpus, songs=args.songs, seconds=args.seconds)
+    one_song = args.work / "one-song"
+    write_corpus(one_song, songs=1, seconds=1.0)
     trees = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
     extract = ["extract", str(corpus), "--dataset", "folder", "--no-progress"]
+    new_stores: dict[str, str] = {}  # case -> a store removed before each of its runs
     cases: dict[str, tuple[list[str], dict[str, str]]] = {
         "python -c pass": ([sys.executable, "-c", "pass"], dict(os.environ)),
         'python -c "import torch"': ([sys.executable, "-c", "import torch"], dict(os.environ)),
@@ -117,11 +122,17 @@ def main(argv: list[str] | None = None) -> int:
         run_once(instrec + extract + ["--store", tree_store], env)  # builds the store, untimed
         cases[f"instrec extract, no-op ({args.songs} unchanged songs){suffix}"] = (
             instrec + extract + ["--store", tree_store], env)
+        name = f"instrec extract, 1 song of 1 s into a new store{suffix}"
+        new_stores[name] = f"{store}-new-{label}"
+        cases[name] = (instrec + ["extract", str(one_song), "--dataset", "folder", "--no-progress", "--store",
+                                  new_stores[name]], env)
 
     load = os.getloadavg()
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
     for _ in range(args.runs):
         for name, (command, env) in cases.items():
+            if name in new_stores:
+                shutil.rmtree(new_stores[name], ignore_errors=True)
             times[name].append(run_once(command, env))
     results = {name: {"wall_s": round(statistics.median(w for w, _ in runs), 4),
                       "cpu_s": round(statistics.median(c for _, c in runs), 4),
