@@ -108,12 +108,12 @@ json.dump(r, open(sys.argv[2], "w"))' models/recipes/gm-families.json "$OUTDIR/w
 else
     step logmel_torch 40 $(bench bench_logmel_torch.py) --device "$DEVICE" --batch 256 --clip-seconds 30
     step cwt_torch 60 $(bench bench_cwt.py) --skip-numpy --device "$DEVICE" --batch 256 --clip-seconds 10 \
-        --blocks-per-batch 256
+        --blocks-per-batch 256 --repeats 2
     step vggish 60 $(bench bench_vggish.py) --device "$DEVICE" --seconds 3600 --batch 1024
-    step all_features 110 $(bench bench_all_features.py) --songs 16 --seconds 60 --workers "$CORES" --baseline \
+    step all_features 130 $(bench bench_all_features.py) --songs 16 --seconds 30 --workers "$CORES" --baseline \
         --work "$OUTDIR/work"
     step training 60 $(bench bench_training.py) --device "$DEVICE" --steps 50
-    step remix 90 $(bench bench_stems.py) --device "$DEVICE" --songs 16 --seconds 10 --rounds 1 --steps 30 \
+    step remix 80 $(bench bench_stems.py) --device "$DEVICE" --songs 16 --seconds 10 --rounds 1 --steps 30 \
         --workers "$CORES"
     RECIPE=models/recipes/gm-families.json
 fi
