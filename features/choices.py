@@ -1,11 +1,14 @@
 """Feature names and defaults the command line offers, without importing NumPy.
 
 ``instrec --help`` builds its option choices from these; the modules that implement them use
-the same values and check, when imported, that they agree (:mod:`features.activity`,
-:mod:`features.musicnn_weights`).
+the same values and check, when imported, that they agree (:mod:`features.registry`,
+:mod:`features.activity`, :mod:`features.musicnn_weights`).
 """
 
 from __future__ import annotations
+
+FEATURE_SETS = ("logmel", "logmel-vggish", "musicnn", "scalogram", "vggish", "vggish-input")
+"""Feature-set families :func:`features.registry.build_config` builds (``instrec extract --features``)."""
 
 ACTIVITY_MODES = ("notes", "stem-energy")
 """How frame labels are made (:class:`features.activity.ActivityConfig`)."""

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TextIO
 
-from features.choices import ACTIVITY_MODES, ACTIVITY_THRESHOLD_DB
+from features.choices import ACTIVITY_MODES, ACTIVITY_THRESHOLD_DB, FEATURE_SETS
 from pipeline.arguments import non_negative_int, positive_float
 from pipeline.musicnn_options import add_musicnn_arguments, musicnn_options_from_args
 from pipeline.readers import DATASETS
@@ -31,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="which reader to use")
     parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
     parser.add_argument("--features", default="logmel", metavar="SPEC[,SPEC...]",
-                        help="comma-separated feature sets, each a name (logmel, logmel-vggish, scalogram, vggish, "
-                             "vggish-input) with optional parameters: logmel:n_mels=64,hop_length=256,scalogram")
+                        help=f"comma-separated feature sets, each a name ({', '.join(FEATURE_SETS)}) with optional "
+                             "parameters: logmel:n_mels=64,hop_length=256,scalogram")
     parser.add_argument("--workers", type=non_negative_int, default=2,
                         help="local Dask workers (threads); 0 = in-process")
     parser.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",

@@ -46,6 +46,16 @@ def test_a_registry_that_disagrees_with_the_choices_fails_on_import(monkeypatch)
     importlib.reload(training.registry)
 
 
+def test_feature_sets_are_the_registry(capsys):
+    from features.registry import feature_names
+
+    assert feature_names() == features.choices.FEATURE_SETS
+    with pytest.raises(SystemExit):
+        build_parser(["extract"]).parse_args(["extract", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # argparse wraps at hyphens
+    assert all(f"{name}," in help_text or f"{name})" in help_text for name in features.choices.FEATURE_SETS)
+
+
 def test_musicnn_models_are_the_checkpoints():
     from features.musicnn_weights import CHECKPOINTS, PATCH_FRAMES
 
