@@ -12,7 +12,9 @@
     feature sets into a fresh store and reports its peak RSS (``VmHWM`` in /proc/self/status) and
     the largest peak RSS of any child process (``RUSAGE_CHILDREN``); with one pending track the
     driver runs it in-process, as ``instrec extract`` would.
-(c) ``--profile``: cProfile of the all-features extraction of 2 songs in this process (no Dask),
+(c) ``--baseline``: the plain per-file librosa loop of ``bench_logmel_store.py`` (load, melspectrogram,
+    power_to_db, np.save; one process) on the same corpus, so that (a) reads as a multiple of it;
+(d) ``--profile``: cProfile of the all-features extraction of 2 songs in this process (no Dask),
     top functions by cumulative and internal time.
 """
 
@@ -33,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_logmel_store import audio_seconds, make_corpus
+from bench_logmel_store import audio_seconds, make_corpus, run_baseline
 
 ALL_FEATURES = ["logmel", "scalogram", "vggish"]
 
@@ -115,6 +117,7 @@ def main() -> None:
                         help="also time each feature set alone")
     parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
                         help="measure the peak RSS of a 10-minute song in a fresh process")
+    parser.add_argument("--baseline", action="store_true", help="also time the plain librosa loop on the corpus")
     parser.add_argument("--profile", action="store_true", help="cProfile 2 songs in this process")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "instrec-bench-logmel")
@@ -149,6 +152,17 @@ def main() -> None:
         print(f"all three again, warm (torch and the VGGish model already loaded in this process): {wall:.1f} s = "
               f"{seconds / wall:.0f}x realtime (load {load:.2f})")
     shutil.rmtree(store, ignore_errors=True)
+    if args.baseline:
+        load = os.getloadavg()[0]
+        wall, _ = run_baseline(paths, args.work / "baseline-npy")
+        shutil.rmtree(args.work / "baseline-npy", ignore_errors=True)
+        figures["plain_loop"] = {"wall_s": round(wall, 2), "realtime": round(seconds / wall, 1),
+                                 "load_1min": round(load, 2)}
+        which = "all_warm" if "all_warm" in figures else "all"
+        figures["all_vs_plain_loop"] = round(figures[which]["realtime"] / figures["plain_loop"]["realtime"], 2)
+        print(f"plain librosa loop (log-mel only, one process): {wall:.1f} s = {seconds / wall:.0f}x realtime; all "
+              f"three feature sets ({'warm' if which == 'all_warm' else 'cold'}) = "
+              f"{figures['all_vs_plain_loop']:.2f}x the loop (load {load:.2f})")
 
     if args.memory:
         long_song_folder(args.work)  # written here, so that its writer is no child of the measured process

@@ -13,7 +13,9 @@ compares the multirate scalogram with the plain full-rate transform (dB).
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -71,7 +73,8 @@ def bench_numpy(args: argparse.Namespace, config: ScalogramConfig) -> None:
         print(f"pywt.cwt 64 cmor: {len(clip) / config.sr / t_pywt:8.1f}x realtime (10 s, unpooled)")
 
 
-def bench_torch(args: argparse.Namespace, config: ScalogramConfig) -> None:
+def bench_torch(args: argparse.Namespace, config: ScalogramConfig) -> dict:
+    """Prints the torch rates; returns them (x realtime) with the max |dB| error vs numpy."""
     import torch
 
     from features.scalogram_torch import TorchScalogram
@@ -81,7 +84,8 @@ def bench_torch(args: argparse.Namespace, config: ScalogramConfig) -> None:
     clip = test_signal(args.clip_seconds, config.sr)
     batch = torch.from_numpy(np.tile(clip, (args.batch, 1))).to(device)
     reference = scalogram(clip, config=config)
-    for method in ("plain", "multirate"):
+    figures: dict = {"device": str(device), "batch": args.batch, "clip_seconds": args.clip_seconds}
+    for method in args.methods.split(","):
         # the plain path holds n_scales full-rate rows per block: fewer blocks at once
         per_batch = args.blocks_per_batch if method == "multirate" else max(args.blocks_per_batch // 8, 1)
         module = TorchScalogram(config, method=method, blocks_per_batch=per_batch).to(device)
@@ -95,8 +99,11 @@ def bench_torch(args: argparse.Namespace, config: ScalogramConfig) -> None:
             elapsed, out = timed(run, args.repeats)
             audio = data.shape[0] * args.clip_seconds
             print(f"torch {device.type} {method:9s} {size}: {audio / elapsed:10.1f}x realtime")
+            figures[f"{method}_{'batch' if data.shape[0] > 1 else 'one_clip'}_realtime"] = round(audio / elapsed, 1)
         error = accuracy(out[0].float().cpu().numpy(), reference)
+        figures[f"{method}_max_abs_db_vs_numpy"] = float(np.abs(out[0].float().cpu().numpy() - reference).max())
         print(f"  vs numpy multirate: {error}")
+    return figures
 
 
 def main() -> None:
@@ -111,6 +118,8 @@ def main() -> None:
     parser.add_argument("--clip-seconds", type=float, default=10.0)
     parser.add_argument("--blocks-per-batch", type=int, default=64)
     parser.add_argument("--skip-numpy", action="store_true")
+    parser.add_argument("--methods", default="plain,multirate", help="torch methods to time, comma-separated")
+    parser.add_argument("--json", type=Path, default=None, help="also write the torch figures here")
     args = parser.parse_args()
     config = ScalogramConfig(n_scales=args.n_scales, wavelet=args.wavelet)
     print(f"scalogram: {args.n_scales} {args.wavelet} scales {config.fmin:.0f}-{config.resolved_fmax:.0f} Hz, "
@@ -118,7 +127,9 @@ def main() -> None:
     if not args.skip_numpy:
         bench_numpy(args, config)
     if args.device:
-        bench_torch(args, config)
+        figures = bench_torch(args, config)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

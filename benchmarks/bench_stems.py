@@ -13,12 +13,13 @@
 
 Usage::
 
-    python benchmarks/bench_stems.py [--songs 24] [--seconds 20] [--rounds 2] [--steps 30]
+    python benchmarks/bench_stems.py [--songs 24] [--seconds 20] [--rounds 2] [--steps 30] [--device cuda] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -29,9 +30,9 @@ import numpy as np
 import torch
 
 
-def extract(corpus: Path, store: Path, *, stems: bool) -> float:
+def extract(corpus: Path, store: Path, *, stems: bool, workers: int = 2) -> float:
     command = [sys.executable, "-m", "pipeline.cli", "extract", "--dataset", "demo", str(corpus), "--store",
-               str(store), "--workers", "2", "--no-progress"] + (["--stems"] if stems else [])
+               str(store), "--workers", str(workers), "--no-progress"] + (["--stems"] if stems else [])
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - start
@@ -58,10 +59,10 @@ def mixing_error(store: Path) -> dict[str, float]:
             "mean_db_all_bins": float(every.mean()), "p95_db_all_bins": float(np.percentile(every, 95))}
 
 
-def training_rates(store: Path, *, steps: int, rounds: int) -> dict[str, list[float]]:
+def training_rates(store: Path, *, steps: int, rounds: int, device: str = "cpu") -> dict[str, list[float]]:
     from training.augment import Augmenter
     from training.data import WindowDataset, make_loader
-    from training.loop import remixing, train_one_epoch
+    from training.loop import remixing, resolve_device, train_one_epoch
     from training.config import TrainConfig
     from training.losses import MaskedLoss
     from training.registry import build_model
@@ -73,11 +74,13 @@ def training_rates(store: Path, *, steps: int, rounds: int) -> dict[str, list[fl
     tracks = reader.tracks("train")
     base = WindowDataset(reader, track_ids=[t.track_id for t in tracks], n_frames=[t.n_frames for t in tracks],
                          window=128)
-    device = torch.device("cpu")
+    device = resolve_device(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    model = build_model("crnn", n_classes=len(reader.classes), frame_shape=reader.frame_shape)
+    model = build_model("crnn", n_classes=len(reader.classes), frame_shape=reader.frame_shape).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    run = dict(optimizer=optimizer, loss_fn=MaskedLoss(), augment=Augmenter(()), device=device, grad_clip=5.0)
+    run = dict(optimizer=optimizer, loss_fn=MaskedLoss().to(device), augment=Augmenter(()), device=device,
+               grad_clip=5.0)
     loaders = {}
     for p in (0.0, 0.5, 1.0):
         sampler = RandomWindowSampler(base.n_frames, window=128, seed=1, repeats=[20] * len(base.n_frames))
@@ -91,8 +94,10 @@ def training_rates(store: Path, *, steps: int, rounds: int) -> dict[str, list[fl
     for _ in range(rounds):
         for p, loader in loaders.items():
             train_one_epoch(model, loader, max_steps=1, **run)
+            sync()
             start = time.perf_counter()
             train_one_epoch(model, loader, max_steps=steps, **run)
+            sync()
             rates[f"remix={p:g}"].append(steps * 16 * 128 / (time.perf_counter() - start))
     return rates
 
@@ -104,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=30, help="timed training steps per phase")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2, help="rendering and extraction workers")
+    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"), help="training device")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
     from pipeline.demo import generate_corpus
@@ -111,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         start = time.perf_counter()
-        made = generate_corpus(corpus, layout="slakh", songs=args.songs, seconds=args.seconds, seed=args.seed)
+        made = generate_corpus(corpus, layout="slakh", songs=args.songs, seconds=args.seconds, seed=args.seed,
+                               workers=args.workers, progress=False)
         n_ok = sum("problem" not in song for song in made)
         print(f"corpus: {n_ok} songs x {args.seconds:g} s rendered in {time.perf_counter() - start:.1f} s")
         mix_times, stem_times = [], []
@@ -119,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             order = (False, True) if r % 2 == 0 else (True, False)
             for stems in order:
                 target = Path(tmp) / f"store-{'stems' if stems else 'mix'}-{r}"
-                (stem_times if stems else mix_times).append(extract(corpus, target, stems=stems) / n_ok)
+                (stem_times if stems else mix_times).append(extract(corpus, target, stems=stems, workers=args.workers) / n_ok)
         mix_s, stem_s = float(np.mean(mix_times)), float(np.mean(stem_times))
-        print(f"extraction per song, CLI, 2 workers: mix store {mix_s * 1000:.0f} ms, stem store "
+        print(f"extraction per song, CLI, {args.workers} workers: mix store {mix_s * 1000:.0f} ms, stem store "
               f"{stem_s * 1000:.0f} ms -> {stem_s / mix_s:.2f}x (target <= 2x; each round: mix "
               f"{', '.join(f'{t * 1000:.0f}' for t in mix_times)}, stems {', '.join(f'{t * 1000:.0f}' for t in stem_times)})")
         stem_store = Path(tmp) / "store-stems-0"
@@ -129,11 +138,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"feature-domain mix vs the real mix, {error['songs']} songs: bins above -80 dB mean "
               f"{error['mean_db']:.3f} dB, p95 {error['p95_db']:.3f} dB; all bins mean {error['mean_db_all_bins']:.3f}"
               f" dB, p95 {error['p95_db_all_bins']:.3f} dB")
-        rates = training_rates(stem_store, steps=args.steps, rounds=args.rounds)
+        rates = training_rates(stem_store, steps=args.steps, rounds=args.rounds, device=args.device)
         plain = float(np.mean(rates["remix=0"]))
         for name, values in rates.items():
             print(f"training {name}: {np.mean(values):,.0f} frames/s ({np.mean(values) / plain:.2f} of plain; each "
                   f"{', '.join(f'{v:,.0f}' for v in values)})")
+    if args.json:
+        figures = {"songs": n_ok, "seconds": args.seconds, "device": args.device,
+                   "extract_mix_ms_per_song": round(mix_s * 1000), "extract_stems_ms_per_song": round(stem_s * 1000),
+                   "stems_vs_mix": round(stem_s / mix_s, 2), "mix_error_mean_db": round(error["mean_db"], 4),
+                   **{f"training_{name}_frames_per_s": round(float(np.mean(values))) for name, values in rates.items()},
+                   **{f"training_{name}_vs_plain": round(float(np.mean(values)) / plain, 3)
+                      for name, values in rates.items() if name != "remix=0"}}
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
 
 

@@ -1,20 +1,21 @@
 """Training throughput: the AAM reference CRNN on in-memory tensors vs. reading from a local store.
 
 Both measurements run the same training step (:func:`training.loop.train_one_epoch`, no
-augmentation) in the same process, batch 16 x 1000 frames x 128 mels.  In-memory and
-store phases alternate (in-memory first and last) and are averaged, so a machine whose load
-changes during the run does not bias the ratio; the loader's own rate (no training) shows
-how far it is from being the bottleneck.  Prints frames/s and the ratio; targets:
+augmentation) in the same process, batch 16 x 1000 frames x 128 mels (``--batch-size``,
+``--window``).  In-memory and store phases alternate (in-memory first and last) and are
+averaged, so a machine whose load changes during the run does not bias the ratio; the
+loader's own rate (no training) shows how far it is from being the bottleneck.  Prints frames/s and the ratio; targets:
 >= 0.70 on CPU, >= 0.80 on CUDA.
 
 Usage::
 
-    python benchmarks/bench_training.py [--device auto|cpu|cuda] [--steps N] [--workers N]
+    python benchmarks/bench_training.py [--device auto|cpu|cuda] [--steps N] [--workers N] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -32,7 +33,7 @@ from training.losses import MaskedLoss
 from training.registry import build_model
 from training.sampler import RandomWindowSampler
 
-N_MELS, N_CLASSES, BATCH, WINDOW = 128, 11, 16, 1000
+N_MELS, N_CLASSES = 128, 11
 
 
 def write_random_store(path: Path, *, n_tracks: int, n_frames: int, seed: int = 0) -> None:
@@ -57,8 +58,8 @@ def write_random_store(path: Path, *, n_tracks: int, n_frames: int, seed: int = 
         store.close()
 
 
-def rate(model, loader, *, steps: int, device: torch.device, loss_fn: MaskedLoss, optimizer) -> float:
-    """Frames per second of ``steps`` training steps over ``loader`` (after one warm-up step)."""
+def rate(model, loader, *, steps: int, frames: int, device: torch.device, loss_fn: MaskedLoss, optimizer) -> float:
+    """Frames per second of ``steps`` training steps of ``frames`` frames over ``loader`` (after one warm-up step)."""
     run = dict(optimizer=optimizer, loss_fn=loss_fn, augment=Augmenter(()), device=device, grad_clip=5.0)
     train_one_epoch(model, loader, max_steps=1, **run)
     if device.type == "cuda":
@@ -67,7 +68,7 @@ def rate(model, loader, *, steps: int, device: torch.device, loss_fn: MaskedLoss
     train_one_epoch(model, loader, max_steps=steps, **run)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return steps * BATCH * WINDOW / (time.perf_counter() - start)
+    return steps * frames / (time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,9 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: as training)")
     parser.add_argument("--rounds", type=int, default=2, help="store/in-memory alternations (default: 2)")
     parser.add_argument("--tracks", type=int, default=48, help="tracks in the store (3000 frames each)")
+    parser.add_argument("--batch-size", type=int, default=16, help="examples per batch")
+    parser.add_argument("--window", type=int, default=1000, help="frames per example")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
+    batch_size, window = args.batch_size, args.window
     steps = args.steps or (100 if device.type == "cuda" else 4)
     workers = default_workers(device) if args.workers is None else args.workers
     torch.manual_seed(0)
@@ -87,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = MaskedLoss().to(device)
 
-    labels = (torch.rand(BATCH, WINDOW, N_CLASSES) < 0.2).float()
-    batch = {"features": torch.randn(BATCH, WINDOW, N_MELS), "labels": labels,
+    labels = (torch.rand(batch_size, window, N_CLASSES) < 0.2).float()
+    batch = {"features": torch.randn(batch_size, window, N_MELS), "labels": labels,
              "label_mask": torch.ones_like(labels, dtype=torch.bool),
-             "frame_mask": torch.ones(BATCH, WINDOW, dtype=torch.bool),
-             "clip": labels.amax(dim=1), "clip_mask": torch.ones(BATCH, N_CLASSES, dtype=torch.bool)}
+             "frame_mask": torch.ones(batch_size, window, dtype=torch.bool),
+             "clip": labels.amax(dim=1), "clip_mask": torch.ones(batch_size, N_CLASSES, dtype=torch.bool)}
     batch = {k: v.to(device) for k, v in batch.items()}
     in_memory = [batch] * (steps + 1)
 
@@ -100,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         reader = open_store(str(Path(tmp) / "store")).feature_set("logmel")
         tracks = reader.tracks("train")
         dataset = WindowDataset(reader, track_ids=[t.track_id for t in tracks],
-                                n_frames=[t.n_frames for t in tracks], window=WINDOW)
-        sampler = RandomWindowSampler(dataset.n_frames, window=WINDOW, seed=0)
-        loader = make_loader(dataset, sampler, batch_size=BATCH, workers=workers, device=device, drop_last=True)
-        common = dict(steps=steps, device=device, loss_fn=loss_fn, optimizer=optimizer)
+                                n_frames=[t.n_frames for t in tracks], window=window)
+        sampler = RandomWindowSampler(dataset.n_frames, window=window, seed=0)
+        loader = make_loader(dataset, sampler, batch_size=batch_size, workers=workers, device=device, drop_last=True)
+        common = dict(steps=steps, frames=batch_size * window, device=device, loss_fn=loss_fn, optimizer=optimizer)
         memory_rates, store_rates = [rate(model, in_memory, **common)], []
         for _ in range(args.rounds):  # alternate, so load changes hit both sides alike
             store_rates.append(rate(model, loader, **common))
@@ -112,17 +117,23 @@ def main(argv: list[str] | None = None) -> int:
         for i, _ in enumerate(loader):
             if i + 1 == steps:
                 break
-        loader_only = steps * BATCH * WINDOW / (time.perf_counter() - start)
+        loader_only = steps * batch_size * window / (time.perf_counter() - start)
 
     memory, from_store = float(np.mean(memory_rates)), float(np.mean(store_rates))
     ratio = from_store / memory
     target = 0.8 if device.type == "cuda" else 0.7
     print(f"device: {device} ({torch.get_num_threads()} threads), workers: {workers}, steps: {steps} x "
-          f"{args.rounds} rounds, batch {BATCH} x {WINDOW} frames x {N_MELS} mels")
+          f"{args.rounds} rounds, batch {batch_size} x {window} frames x {N_MELS} mels")
     print(f"in-memory:  {memory:,.0f} frames/s (each: {', '.join(f'{r:,.0f}' for r in memory_rates)})")
     print(f"from store: {from_store:,.0f} frames/s (each: {', '.join(f'{r:,.0f}' for r in store_rates)})")
     print(f"loader alone (no training): {loader_only:,.0f} frames/s")
     print(f"ratio:      {ratio:.2f} (target >= {target:.2f}) -> {'OK' if ratio >= target else 'BELOW TARGET'}")
+    if args.json:
+        figures = {"device": str(device), "workers": workers, "steps": steps, "rounds": args.rounds,
+                   "in_memory_frames_per_s": round(memory), "from_store_frames_per_s": round(from_store),
+                   "loader_alone_frames_per_s": round(loader_only), "store_vs_memory": round(ratio, 3),
+                   "target": target}
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0 if ratio >= target else 1
 
 

@@ -12,7 +12,9 @@ runs under bf16 autocast (as ``VGGishConfig.compute`` does); ``--no-autocast`` g
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,6 +30,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-autocast", action="store_true", help="fp32 on CUDA too")
     parser.add_argument("--no-channels-last", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -61,7 +64,13 @@ def main() -> None:
     precision = "bf16 autocast" if autocast else "fp32"
     print(f"network ({device.type}, {precision}): {covered / best:10.1f}x realtime "
           f"({len(examples) / best:.1f} examples/s, batch {args.batch})")
-    print(f"end to end            : {audio_s / (front + best * audio_s / covered):10.1f}x realtime")
+    end_to_end = audio_s / (front + best * audio_s / covered)
+    print(f"end to end            : {end_to_end:10.1f}x realtime")
+    if args.json:
+        figures = {"device": str(device), "precision": precision, "batch": args.batch, "audio_s": audio_s,
+                   "front_end_realtime": round(audio_s / front, 1), "network_realtime": round(covered / best, 1),
+                   "examples_per_s": round(len(examples) / best, 1), "end_to_end_realtime": round(end_to_end, 1)}
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from evaluation.evaluate import SPLIT_CHOICES
-from evaluation.predict import THRESHOLD_MODES
+from evaluation.choices import SPLIT_CHOICES, THRESHOLD_MODES
 from pipeline.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
 

@@ -31,6 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from evaluation.baseline import baseline_metrics, load_prior_baseline
+from evaluation.choices import SPLIT_CHOICES
 from evaluation.clip import clip_metrics
 from evaluation.confusion import confusion_matrix, ranked_confusions
 from evaluation.dominant import dominant_accuracy, predicted_dominant, true_dominant
@@ -45,7 +46,6 @@ from pipeline.track import InstrecError
 
 log = logging.getLogger(__name__)
 
-SPLIT_CHOICES = ("test", "validation", "train", "all")
 # A split with fewer scored tracks gets a note: its scores say little.
 FEW_TRACKS = 5
 

@@ -43,6 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from evaluation.choices import THRESHOLD_MODES
 from evaluation.dominant import predicted_dominant
 from evaluation.mirex import openmic_scores, write_mirex_csv
 from evaluation.plots import plot_timeline
@@ -154,9 +155,6 @@ def load_runs(run_dirs: Sequence[str | Path]) -> list[tuple[Any, Any]]:
             )
         loaded.append((run, config))
     return loaded
-
-
-THRESHOLD_MODES = ("default", "per-class", "micro", "0.5")
 
 
 def decision_rule(run: Any, mode: str = "default") -> tuple[Any, str | None]:

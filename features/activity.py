@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from features.choices import ACTIVITY_MODES, ACTIVITY_THRESHOLD_DB
 from features.grid import FrameGrid
-
-ACTIVITY_MODES = ("notes", "stem-energy")
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class ActivityConfig:
     """
 
     mode: str = "notes"
-    threshold_db: float = 30.0
+    threshold_db: float = ACTIVITY_THRESHOLD_DB
     loud_percentile: float = 95.0
     floor_db: float = -70.0
     window_s: float = 0.046

@@ -14,7 +14,6 @@ from typing import Literal
 
 import librosa
 import numpy as np
-import scipy.fft
 
 from features.grid import FrameGrid
 
@@ -227,6 +226,8 @@ def logmel(y: np.ndarray, *, config: LogMelConfig = LogMelConfig()) -> np.ndarra
     frames = np.lib.stride_tricks.as_strided(
         padded, shape=(n_frames, n_fft), strides=(padded.strides[0] * hop, padded.strides[0]), writeable=False
     )
+    import scipy.fft  # here, not at the top: building a config (a no-op `instrec extract`) needs no FFT
+
     window = fft_window(config).astype(config.fft_dtype)
     spectrum = scipy.fft.rfft(frames * window, axis=-1, workers=1)
     power = np.square(spectrum.real, dtype=np.float32)

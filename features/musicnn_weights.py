@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from features.choices import MUSICNN_MODELS, MUSICNN_PATCH_FRAMES
 from features.tensor_bundle import TensorBundleError, read_tensor_bundle
 from pipeline.track import InstrecError
 
@@ -59,8 +60,11 @@ CHECKPOINTS: dict[str, CheckpointFiles] = {
         "9683d756b8311146534f333502ebf4a2a78a3e320c54ab0411dff6186d8375fc",
     ),
 }
-MODEL_NAMES = tuple(CHECKPOINTS)
-PATCH_FRAMES = 187  # the models' input: librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1
+MODEL_NAMES = MUSICNN_MODELS
+if tuple(CHECKPOINTS) != MODEL_NAMES:  # the command line offers features.choices.MUSICNN_MODELS
+    raise ImportError(f"features.musicnn_weights.CHECKPOINTS {tuple(CHECKPOINTS)} and features.choices.MUSICNN_MODELS "
+                      f"{MODEL_NAMES} differ; add the checkpoint to both")
+PATCH_FRAMES = MUSICNN_PATCH_FRAMES  # the models' input: 3 s of 16 ms mel frames
 # what each architecture can store per patch, and its width
 LAYERS: dict[str, dict[str, int]] = {
     "musicnn": {"max_pool": 753, "mean_pool": 753, "penultimate": 200, "taggram": 50},

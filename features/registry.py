@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any, Callable
 
 from features.base import FeatureConfig
+from features.choices import FEATURE_SETS
 
 Factory = Callable[..., FeatureConfig]
 
@@ -69,6 +70,11 @@ def _families() -> dict[str, Factory]:
 def feature_names() -> tuple[str, ...]:
     """Names :func:`build_config` accepts."""
     return tuple(_families())
+
+
+if feature_names() != FEATURE_SETS:  # the command line offers features.choices.FEATURE_SETS
+    raise ImportError(f"features.registry builds {feature_names()}, features.choices.FEATURE_SETS lists "
+                      f"{FEATURE_SETS}; add the feature set to both")
 
 
 def build_config(name: str, **overrides: Any) -> FeatureConfig:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features.registry import feature_names
 from pipeline.track import InstrecError
-from training.registry import MODEL_NAMES
+from training.choices import MODEL_NAMES
 
 Dataset = Literal["aam", "slakh", "openmic", "folder", "demo"]
 FeatureName = Literal[feature_names()]  # type: ignore[valid-type]  # the registry's names
@@ -163,7 +163,7 @@ class TrainParams(_Params):
     @field_validator("model")
     @classmethod
     def _known_model(cls, name: str) -> str:
-        from training.registry import MODEL_NAMES
+        from training.choices import MODEL_NAMES
 
         if name not in MODEL_NAMES:
             raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")

@@ -4,6 +4,11 @@ Each package contributes its subcommands through a ``register(subparsers)`` func
 its own ``commands`` module; this file only assembles them and turns instrec's errors into
 one clear line on stderr instead of a traceback.  Every parser shows each option's default
 (:class:`HelpFormatter`); values are checked with the types of :mod:`pipeline.arguments`.
+
+Start-up stays light (``instrec --help`` in well under a second): the ``commands`` modules
+import only the standard library and the constant modules (``training.choices``,
+``features.choices``...) at import time; each handler imports its implementation when it
+runs.  ``tests/pipeline/test_cli_startup.py`` holds every command to that.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from pipeline.arguments import option_value
 from pipeline.track import InstrecError
 
 # Modules that define ``register(subparsers)``, with the commands each adds, in listing order.
-# Only the module of the command being run is imported (some import torch or matplotlib);
-# ``instrec --help`` imports them all.
+# Only the module of the command being run is imported; ``instrec --help`` imports them all
+# (each is light: its handlers import the heavy modules).
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "pipeline.readers.commands": ("manifest",),
     "pipeline.demo.commands": ("demo-corpus",),
@@ -71,6 +76,15 @@ def instrec_version() -> str:
         return "unknown"
 
 
+class InstalledVersion(argparse._VersionAction):
+    """``--version``, reading the installed version only when asked (importlib.metadata is slow to import)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        self.version = f"%(prog)s {instrec_version()}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The ``instrec`` parser; given ``argv``, only the module of the command named there is loaded."""
     parser = InstrecParser(
@@ -78,7 +92,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         description="Feature store and batch pipeline for musical instrument recognition.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {instrec_version()}")
+    parser.add_argument("--version", action=InstalledVersion)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = list(COMMAND_MODULES) if argv is None else _modules_for(argv)
     for name in modules:

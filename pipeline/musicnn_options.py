@@ -5,6 +5,8 @@ The checkpoints come from the ``musicnn`` 0.1.0 wheel (``instrec fetch-musicnn``
 else ``$INSTREC_MUSICNN_DIR``, else ``<venv>/share/instrec/musicnn`` (``sys.prefix``), as
 ``DIR/<model>/.index`` and ``DIR/<model>/.data-00000-of-00001``.  They are read here, once, in
 the process that plans the extraction; their tensors (3 MB) travel with the configuration.
+Light on imports (the weights' reader, :mod:`features.musicnn_weights`, is imported when used):
+``instrec --help`` adds the ``--musicnn-*`` options.
 """
 
 from __future__ import annotations
@@ -16,22 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from features.musicnn_weights import (
-    CHECKPOINTS,
-    DATA_FILE,
-    INDEX_FILE,
-    LAYERS,
-    MODEL_NAMES,
-    PATCH_FRAMES,
-    MusicnnCheckpoint,
-    MusicnnWeightsError,
-    architecture,
-    musicnn_checkpoint,
-)
+from features.choices import MUSICNN_MODELS, MUSICNN_PATCH_FRAMES
 from pipeline.track import InstrecError
 
 if TYPE_CHECKING:
     from features.musicnn import MusicnnConfig
+    from features.musicnn_weights import MusicnnCheckpoint
 
 ENV_DIR = "INSTREC_MUSICNN_DIR"
 FETCH_COMMAND = "instrec fetch-musicnn"
@@ -47,6 +39,8 @@ def default_weights_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 def checkpoint_paths(directory: str | Path, model: str) -> tuple[Path, Path]:
     """The ``.index`` and ``.data-00000-of-00001`` files of ``model`` under ``directory``."""
+    from features.musicnn_weights import DATA_FILE, INDEX_FILE
+
     folder = Path(directory) / model
     return folder / INDEX_FILE, folder / DATA_FILE
 
@@ -59,8 +53,10 @@ def load_musicnn_checkpoint(model: str, directory: str | Path | None = None) -> 
     MusicnnWeightsError
         One line naming the file, its expected sha256 and the command that fetches it.
     """
+    from features.musicnn_weights import CHECKPOINTS, MusicnnWeightsError, musicnn_checkpoint
+
     if model not in CHECKPOINTS:
-        raise MusicnnWeightsError(f"unknown musicnn model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
+        raise MusicnnWeightsError(f"unknown musicnn model {model!r}; choose one of {', '.join(MUSICNN_MODELS)}")
     directory = default_weights_dir() if directory is None else Path(directory)
     index_path, data_path = checkpoint_paths(directory, model)
     expected = CHECKPOINTS[model]
@@ -102,17 +98,20 @@ class MusicnnOptions:
 
     model: str = "MTT_musicnn"
     layer: str | None = None
-    hop_frames: int = PATCH_FRAMES
+    hop_frames: int = MUSICNN_PATCH_FRAMES
     weights_dir: str | None = None
 
     def __post_init__(self) -> None:
-        if self.model not in CHECKPOINTS:
-            raise InstrecError(f"--musicnn-model must be one of {', '.join(MODEL_NAMES)}, got {self.model!r}")
+        from features.musicnn_weights import LAYERS, architecture
+
+        if self.model not in MUSICNN_MODELS:
+            raise InstrecError(f"--musicnn-model must be one of {', '.join(MUSICNN_MODELS)}, got {self.model!r}")
         layers = LAYERS[architecture(self.model)]
         if self.layer is not None and self.layer not in layers:
             raise InstrecError(f"--musicnn-layer: {self.model} has layers {', '.join(layers)}, not {self.layer!r}")
-        if not 1 <= self.hop_frames <= PATCH_FRAMES:
-            raise InstrecError(f"--musicnn-hop must be 1..{PATCH_FRAMES} mel frames of 16 ms, got {self.hop_frames}")
+        if not 1 <= self.hop_frames <= MUSICNN_PATCH_FRAMES:
+            raise InstrecError(f"--musicnn-hop must be 1..{MUSICNN_PATCH_FRAMES} mel frames of 16 ms, "
+                               f"got {self.hop_frames}")
 
     @property
     def chosen_layer(self) -> str:
@@ -122,13 +121,13 @@ class MusicnnOptions:
 def add_musicnn_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--musicnn-model``, ``--musicnn-layer``, ``--musicnn-hop``, ``--musicnn-weights``."""
     group = parser.add_argument_group("musicnn (pre-trained on real music; see features/MUSICNN.md)")
-    group.add_argument("--musicnn-model", default="MTT_musicnn", choices=MODEL_NAMES,
+    group.add_argument("--musicnn-model", default="MTT_musicnn", choices=MUSICNN_MODELS,
                        help="checkpoint: MagnaTagATune or Million Song Dataset, musicnn or its VGG baseline")
     group.add_argument("--musicnn-layer", default=None,
                        help="stored layer: max_pool (753), mean_pool, penultimate (200), taggram (50 tags); "
                             "VGG: pool5 (256), taggram (default: max_pool, pool5 for VGG)")
-    group.add_argument("--musicnn-hop", type=int, default=PATCH_FRAMES, metavar="FRAMES",
-                       help=f"16 ms mel frames between store frames ({PATCH_FRAMES}: musicnn's 3 s patches; "
+    group.add_argument("--musicnn-hop", type=int, default=MUSICNN_PATCH_FRAMES, metavar="FRAMES",
+                       help=f"16 ms mel frames between store frames ({MUSICNN_PATCH_FRAMES}: musicnn's 3 s patches; "
                             "62 = 1 s frames at 3x the cost)")
     group.add_argument("--musicnn-weights", default=None, metavar="DIR",
                        help=f"folder of the checkpoints (default: ${ENV_DIR} or <venv>/share/instrec/musicnn)")
@@ -138,13 +137,17 @@ def musicnn_options_from_args(args: argparse.Namespace) -> MusicnnOptions:
     """The options given on the command line (:func:`add_musicnn_arguments`)."""
     return MusicnnOptions(
         model=getattr(args, "musicnn_model", "MTT_musicnn"), layer=getattr(args, "musicnn_layer", None),
-        hop_frames=getattr(args, "musicnn_hop", PATCH_FRAMES), weights_dir=getattr(args, "musicnn_weights", None),
+        hop_frames=getattr(args, "musicnn_hop", MUSICNN_PATCH_FRAMES),
+        weights_dir=getattr(args, "musicnn_weights", None),
     )
 
 
-def musicnn_config(options: MusicnnOptions = MusicnnOptions()) -> MusicnnConfig:
-    """The :class:`features.musicnn.MusicnnConfig` of ``options``, with its weights loaded and checked."""
+def musicnn_config(options: MusicnnOptions | None = None) -> MusicnnConfig:
+    """The :class:`features.musicnn.MusicnnConfig` of ``options`` (default: :class:`MusicnnOptions`),
+    with its weights loaded and checked."""
     from features.musicnn import MusicnnConfig
+
+    options = MusicnnOptions() if options is None else options
 
     checkpoint = load_musicnn_checkpoint(options.model, options.weights_dir)
     return MusicnnConfig(

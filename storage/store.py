@@ -350,14 +350,14 @@ class FeatureStore:
 
     def add_feature_set(self, spec: FeatureSetSpec) -> str:
         """Declare a feature set (idempotent); returns its key."""
-        import zarr
-
         self._require_writer()
         sets = self._manifest["feature_sets"]
         if spec.key in sets:
             if sets[spec.key]["config_hash"] != spec.config_hash:
                 raise StoreError(f"{self.url}: feature key {spec.key} collides with another configuration")
             return spec.key
+        import zarr  # here: an unchanged store (a no-op `instrec extract`) needs no zarr
+
         group = zarr.open_group(self.zarr_store, path=spec.key, mode="a", zarr_format=3)
         group.attrs.update(spec.to_json())
         sets[spec.key] = {**spec.to_json(), "tracks": {}}

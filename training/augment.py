@@ -12,11 +12,11 @@ Padded frames stay padded and stay at the end of each sequence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
-AUGMENTATIONS = ("specaugment", "mixup", "noise", "reverse", "eq")
+from training.choices import AUGMENTATIONS
 
 Batch = dict[str, torch.Tensor]
 
@@ -146,14 +146,15 @@ class Augmenter:
             raise ValueError(f"unknown augmentation(s) {unknown}; choose from {', '.join(AUGMENTATIONS)}")
 
     def __call__(self, batch: Batch) -> Batch:
-        if "reverse" in self.names:
-            batch = time_reversal(batch)
-        if "eq" in self.names:
-            batch = random_eq(batch)
-        if "specaugment" in self.names:
-            batch = spec_augment(batch)
-        if "noise" in self.names:
-            batch = gaussian_noise(batch)
-        if "mixup" in self.names:
-            batch = mixup(batch)
+        for name, augment in _IN_ORDER.items():
+            if name in self.names:
+                batch = augment(batch)
         return batch
+
+
+_IN_ORDER: dict[str, Callable[[Batch], Batch]] = {
+    "reverse": time_reversal, "eq": random_eq, "specaugment": spec_augment, "noise": gaussian_noise, "mixup": mixup,
+}
+if sorted(_IN_ORDER) != sorted(AUGMENTATIONS):  # the command line offers training.choices.AUGMENTATIONS
+    raise ImportError(f"training.augment implements {sorted(_IN_ORDER)}, training.choices.AUGMENTATIONS lists "
+                      f"{sorted(AUGMENTATIONS)}; add the augmentation to both")

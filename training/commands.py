@@ -15,9 +15,8 @@ from typing import Any
 
 from pipeline.arguments import Default, given_options, non_negative_int, positive_float, positive_int, probability
 from pipeline.track import InstrecError
-from training.augment import AUGMENTATIONS
-from training.config import DEVICES, MONITORS, TrainConfig
-from training.registry import MODEL_NAMES
+from training.choices import AUGMENTATIONS, DEVICES, MODEL_NAMES, MONITORS
+from training.config import TrainConfig
 
 DEFAULTS = TrainConfig(store="-", features="logmel", model="crnn", out="-")
 

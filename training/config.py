@@ -7,11 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from training.augment import AUGMENTATIONS
-from training.registry import MODEL_NAMES
-
-DEVICES = ("auto", "cpu", "cuda")
-MONITORS = ("f1", "map")
+from training.choices import AUGMENTATIONS, DEVICES, MODEL_NAMES, MONITORS
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any, Callable, Sequence
 
 from torch import nn
 
+from training.choices import MODEL_NAMES
 from training.models.attention import AttentionMIL, BiLSTMAttention
 from training.models.cnn import FrameCNN
 from training.models.crnn import CRNN, CRNNGRU
@@ -25,7 +26,9 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "scalogram-crnn": ScalogramCRNN,
     "scalogram-crnn-small": small_scalogram_crnn,
 }
-MODEL_NAMES = tuple(MODELS)
+if tuple(MODELS) != MODEL_NAMES:  # the command line offers training.choices.MODEL_NAMES
+    raise ImportError(f"training.registry.MODELS {tuple(MODELS)} and training.choices.MODEL_NAMES {MODEL_NAMES} "
+                      "differ; add the model to both")
 
 
 def build_model(name: str, *, n_classes: int, frame_shape: Sequence[int], **options: Any) -> nn.Module:

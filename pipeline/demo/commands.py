@@ -8,9 +8,7 @@ import sys
 import time
 
 from pipeline.arguments import positive_float, positive_int
-from pipeline.demo.corpus import SOUNDFONT_SPLITS, generate_corpus
-from pipeline.demo.instruments import LAYOUTS
-from pipeline.demo.render import SOUNDFONT_ENV
+from pipeline.demo.choices import LAYOUTS, SOUNDFONT_ENV, SOUNDFONT_SPLITS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,6 +79,8 @@ def _ratios(text: str) -> tuple[float, float, float]:
 
 def run_demo_corpus(args: argparse.Namespace) -> int:
     """Build the corpus; print one JSON line per song; exit 1 when any song failed."""
+    from pipeline.demo.corpus import generate_corpus
+
     started = time.monotonic()
     infos = generate_corpus(
         args.out,

@@ -45,9 +45,10 @@ from typing import Callable
 
 import numpy as np
 
+from pipeline.demo.choices import LAYOUTS, SOUNDFONT_SPLITS
 from pipeline.demo.composer import PIECE_RATE, Song, compose_song
 from pipeline.demo.effects import apply_effects, draw_effects
-from pipeline.demo.instruments import DRUM_KITS, LAYOUTS, gm_program_name, voices_for
+from pipeline.demo.instruments import DRUM_KITS, gm_program_name, voices_for
 from pipeline.demo.layouts import write_aam_song, write_slakh_song
 from pipeline.demo.pieces import PieceLibrary
 from pipeline.demo.render import (
@@ -64,7 +65,6 @@ from pipeline.demo.render import (
 from pipeline.demo.sound_design import apply_sound_design, draw_sound_design, restore_timing
 from pipeline.track import SPLITS, InstrecError, assign_splits
 
-SOUNDFONT_SPLITS = ("stem", "holdout", "cycle", "random")
 GENERATOR = "instrec demo-corpus 2"
 SONGS_PER_BATCH = 24
 _KIT_P = (0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)  # Standard kit most often

@@ -68,6 +68,8 @@ from dataclasses import dataclass
 
 import pretty_midi
 
+from pipeline.demo.choices import LAYOUTS
+
 DRUM_PROGRAM = 128  # Slakh's program_num for drum stems; the MIDI plays on channel 10 (index 9)
 
 ROLES = ("drums", "bass", "melody", "counter", "chords", "pad", "arpeggio", "riff", "stabs")
@@ -270,7 +272,6 @@ SLAKH_VOICES: tuple[Voice, ...] = (_DRUMS,) + tuple(
 
 SLAKH_CLASSES: tuple[str, ...] = tuple(dict.fromkeys(voice.label for voice in SLAKH_VOICES))
 
-LAYOUTS = ("aam", "slakh")
 
 
 def voices_for(layout: str) -> tuple[Voice, ...]:

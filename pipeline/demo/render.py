@@ -41,10 +41,10 @@ import mido
 import numpy as np
 import soundfile
 
+from pipeline.demo.choices import SOUNDFONT_ENV
 from pipeline.demo.song import Part, Song
 from pipeline.track import InstrecError
 
-SOUNDFONT_ENV = "INSTREC_SOUNDFONTS"
 # Where distributions put a General MIDI soundfont (Debian/Ubuntu, Fedora, Arch).
 SYSTEM_SOUNDFONTS = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TextIO
 
-from features.activity import ACTIVITY_MODES, ActivityConfig
+from features.choices import ACTIVITY_MODES, ACTIVITY_THRESHOLD_DB, FEATURE_SETS
 from pipeline.arguments import non_negative_int, positive_float
 from pipeline.musicnn_options import add_musicnn_arguments, musicnn_options_from_args
 from pipeline.readers import DATASETS
@@ -31,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", required=True, choices=DATASETS, help="which reader to use")
     parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
     parser.add_argument("--features", default="logmel", metavar="SPEC[,SPEC...]",
-                        help="comma-separated feature sets, each a name (logmel, logmel-vggish, scalogram, vggish, "
-                             "vggish-input) with optional parameters: logmel:n_mels=64,hop_length=256,scalogram")
+                        help=f"comma-separated feature sets, each a name ({', '.join(FEATURE_SETS)}) with optional "
+                             "parameters: logmel:n_mels=64,hop_length=256,scalogram")
     parser.add_argument("--workers", type=non_negative_int, default=2,
                         help="local Dask workers (threads); 0 = in-process")
     parser.add_argument("--dask-address", default=None, metavar="tcp://HOST:PORT",
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="frame labels from the MIDI notes (notes) or from each stem's own energy "
                              "(stem-energy, MedleyDB-style: drum decays and releases count). Default: what the "
                              "store was built with (a new store: notes)")
-    parser.add_argument("--activity-threshold-db", type=positive_float, default=ActivityConfig().threshold_db,
+    parser.add_argument("--activity-threshold-db", type=positive_float, default=ACTIVITY_THRESHOLD_DB,
                         metavar="DB", help="stem-energy: active within this many dB of the stem's loud level")
     add_vggish_arguments(parser)
     add_musicnn_arguments(parser)
@@ -71,6 +71,7 @@ def storage_options_for(endpoint_url: str | None) -> dict | None:
 
 def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Extract; exit 0 when every track is done or skipped, 1 when some failed."""
+    from features.activity import ActivityConfig
     from pipeline.extraction.driver import extract_dataset, label_settings
     from pipeline.extraction.extract import FeatureTarget
     from pipeline.feature_specs import FeatureSpecError, split_feature_list

@@ -14,31 +14,36 @@ the layout is recognised from the files.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from pipeline.readers.aam import read_aam
-from pipeline.readers.folder import read_folder
-from pipeline.readers.files import check_root, walk_files
-from pipeline.readers.openmic import openmic_vggish_path, read_openmic
-from pipeline.readers.slakh import read_slakh
+from pipeline.lazy_exports import lazy_exports
 from pipeline.track import DatasetError, Track, TrackProblem
+
+if TYPE_CHECKING:
+    from pipeline.readers.openmic import openmic_vggish_path
 
 DATASETS = ("aam", "slakh", "openmic", "folder", "demo")
 
-_READERS: dict[str, Callable[..., Iterator[Track | TrackProblem]]] = {
-    "aam": read_aam,
-    "slakh": read_slakh,
-    "openmic": read_openmic,
-    "folder": read_folder,
+# Each reader's module and function, imported when a dataset is read (``instrec --help`` and
+# ``import pipeline.readers.commands`` stay light).
+_READERS: dict[str, tuple[str, str]] = {
+    "aam": ("pipeline.readers.aam", "read_aam"),
+    "slakh": ("pipeline.readers.slakh", "read_slakh"),
+    "openmic": ("pipeline.readers.openmic", "read_openmic"),
+    "folder": ("pipeline.readers.folder", "read_folder"),
 }
 
 __all__ = ["DATASETS", "read_dataset", "demo_layout", "openmic_vggish_path"]
+__getattr__, __dir__ = lazy_exports(__name__, {"openmic_vggish_path": "pipeline.readers.openmic"})
 
 
 def demo_layout(root: str | Path) -> str:
     """``"aam"`` or ``"slakh"``: the layout a demo corpus under ``root`` was written in."""
+    from pipeline.readers.files import check_root, walk_files
+
     root = check_root(root, "demo")
     for path in walk_files(root):
         if path.name.endswith("_onsets.arff"):
@@ -89,10 +94,13 @@ def read_dataset(
     if dataset not in DATASETS:
         raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if dataset == "demo":
-        reader = _READERS[demo_layout(root)]
+        module, function = _READERS[demo_layout(root)]
     else:
+        from pipeline.readers.files import check_root
+
         check_root(root, dataset)
-        reader = _READERS[dataset]
+        module, function = _READERS[dataset]
+    reader = getattr(importlib.import_module(module), function)
     accepted = set(inspect.signature(reader).parameters) - {"root", "taxonomy", "split_ratios", "dataset"}
     unknown = set(options) - accepted
     if unknown:
