@@ -171,15 +171,6 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_progress(items: list, *, desc: str, unit: str, enabled: bool):
-    """``items`` one by one, with a progress bar on stderr that appears when the first is taken
-    (so errors raised before, such as a run that cannot be loaded, stay alone on stderr)."""
-    from tqdm import tqdm
-
-    with tqdm(items, desc=desc, unit=unit, disable=not enabled) as bar:
-        yield from bar
-
-
 def _predict(args: argparse.Namespace) -> int:
     from evaluation.predict import predict_files
 
@@ -189,9 +180,9 @@ def _predict(args: argparse.Namespace) -> int:
 
         runs = [default_model_dir()]
         print(f"using the shipped model {runs[0]} (pass --run to choose another)")
-    songs = _with_progress(args.audio, desc="predict", unit="song", enabled=not args.no_progress)
-    result = predict_files(songs, runs, args.out, smoothing_s=args.smoothing,
-                           min_duration_s=args.min_duration, thresholds=args.thresholds)
+    result = predict_files(args.audio, runs, args.out, smoothing_s=args.smoothing,
+                           min_duration_s=args.min_duration, thresholds=args.thresholds,
+                           progress=not args.no_progress)
     for path in result["written"]:
         print(path)
     for problem in result["problems"]:

@@ -369,8 +369,12 @@ def write_song(out: Path, name: str, record: dict[str, Any], panels: list[dict[s
 
 def predict_files(audio_paths: Sequence[str | Path], run_dirs: Sequence[str | Path], out: str | Path, *,
                   names: Sequence[str] | None = None, smoothing_s: float | None = None,
-                  min_duration_s: float = 0.0, thresholds: str = "default") -> dict[str, Any]:
+                  min_duration_s: float = 0.0, thresholds: str = "default", progress: bool = False
+                  ) -> dict[str, Any]:
     """Predict every song of ``audio_paths`` (files or folders, see :func:`audio_inputs`) into ``out``.
+
+    ``progress`` shows a bar on stderr over the songs (after folders are expanded), once the runs
+    have loaded, so an error raised before stays alone on stderr.
 
     ``names`` gives each file's output name (e.g. the dataset's track ids; files only); by default
     :func:`track_names`.  A song that cannot be read is reported and skipped; the others go on.
@@ -393,7 +397,9 @@ def predict_files(audio_paths: Sequence[str | Path], run_dirs: Sequence[str | Pa
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written, problems, rows = [], [], {name: [] for name in _run_names(runs)}
-    for audio, name in zip(songs, names):
+    from tqdm import tqdm
+
+    for audio, name in tqdm(list(zip(songs, names)), desc="predict", unit="song", disable=not progress):
         try:
             record, panels, framewise = predict_song(audio, runs, smoothing_s=smoothing_s,
                                                      min_duration_s=min_duration_s, thresholds=thresholds)
