@@ -110,8 +110,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from evaluation.evaluate import evaluate
+    from storage.options import storage_options
 
-    options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
+    options = storage_options(endpoint_url=args.endpoint_url)
     metrics = evaluate(args.store, args.run, args.split, args.out, storage_options=options,
                        smoothing_s=args.smoothing, segment_s=args.segment, n_track_plots=args.track_plots,
                        progress=not args.no_progress, snapshot=args.snapshot)
@@ -130,8 +131,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _tune(args: argparse.Namespace) -> int:
     from evaluation.tune import tune_run
+    from storage.options import storage_options
 
-    options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
+    options = storage_options(endpoint_url=args.endpoint_url)
     decision = tune_run(args.run, args.store, split=args.split, storage_options=options)
     print(json.dumps({"default": decision.default, "micro": round(decision.micro, 4),
                       "per_class_tuned": [c for c, ok in zip(decision.classes, decision.tuned) if ok],

@@ -113,7 +113,9 @@ class ExtractParams(_Params):
         return root
 
     def storage_options(self) -> dict[str, Any] | None:
-        return {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else None
+        from storage.options import storage_options
+
+        return storage_options(endpoint_url=self.endpoint_url)
 
 
 def _train_defaults():
@@ -171,6 +173,7 @@ class TrainParams(_Params):
 
     def to_config(self):
         """The library's :class:`training.config.TrainConfig`."""
+        from storage.options import storage_options
         from training.config import TrainConfig
 
         options = dict(self.model_options)
@@ -184,7 +187,7 @@ class TrainParams(_Params):
             steps_per_epoch=self.steps_per_epoch, remix=self.remix, remix_stems=self.remix_stems,
             remix_gain_db=self.remix_gain_db, remix_eq_db=self.remix_eq_db, weight_decay=self.weight_decay,
             clip_loss_weight=self.clip_loss_weight, validation_store=self.validation_store,
-            storage_options=({"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}),
+            storage_options=storage_options(endpoint_url=self.endpoint_url) or {},
         )
 
 
@@ -198,7 +201,9 @@ class EvaluateParams(_Params):
     endpoint_url: str | None = None
 
     def storage_options(self) -> dict[str, Any] | None:
-        return {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else None
+        from storage.options import storage_options
+
+        return storage_options(endpoint_url=self.endpoint_url)
 
 
 class ReprocessParams(ExtractParams):

@@ -77,17 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_fetch_musicnn)
 
 
-def _storage_options(endpoint_url: str | None) -> dict | None:
-    return {"client_kwargs": {"endpoint_url": endpoint_url}} if endpoint_url else None
-
-
 def run_import(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Import; exit 0 when every clip is imported or unchanged, 1 when some failed."""
     from pipeline.openmic_import import import_openmic_vggish
+    from storage.options import storage_options
 
     out = out or sys.stdout
-    summary = import_openmic_vggish(args.root, args.store, storage_options=_storage_options(args.endpoint_url),
-                                    prune=args.prune)
+    summary = import_openmic_vggish(args.root, args.store, prune=args.prune,
+                                    storage_options=storage_options(endpoint_url=args.endpoint_url))
     out.write((json.dumps(summary.to_json(), indent=1) if args.json else summary.text()) + "\n")
     return 1 if summary.failed else 0
 
@@ -95,13 +92,14 @@ def run_import(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 def run_pretrain(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from features.vggish import default_device
     from pipeline.pretrain import pretrain_embedding
+    from storage.options import storage_options
 
     out = out or sys.stdout
     device = str(default_device()) if args.device == "auto" else args.device
     result = pretrain_embedding(
         args.store, out=args.out, features=args.features, objective=args.objective, steps=args.steps,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, split=args.split, seed=args.seed,
-        device=device, storage_options=_storage_options(args.endpoint_url),
+        device=device, storage_options=storage_options(endpoint_url=args.endpoint_url),
     )
     out.write(f"{result.out}: pretrained VGGish encoder ({len(result.losses)} steps, loss "
               f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f}), sha256 {result.sha256}\n"

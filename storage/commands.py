@@ -97,7 +97,9 @@ def _duration(text: str) -> float:
 
 
 def _options(args: argparse.Namespace) -> dict | None:
-    return {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
+    from storage.options import storage_options
+
+    return storage_options(endpoint_url=args.endpoint_url)
 
 
 def run_info(args: argparse.Namespace, *, out: TextIO | None = None) -> int:

@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "lr, ...), or a run's config.json; options given here override it (default: none)")
     p.add_argument("--store", default=Default(None), metavar="URL",
                    help="feature store path or fsspec URL (s3://bucket/path); required unless --config gives it")
+    p.add_argument("--endpoint-url", default=Default(None), metavar="URL",
+                   help="S3 endpoint of s3:// stores (MinIO, moto; the training and the validation store); "
+                        "default: AWS")
     p.add_argument("--features", default=Default(d.features), metavar="SPEC",
                    help="feature set: a name (logmel), a store key (logmel-1a2b3c4d) or a name with the parameters "
                         "it was extracted with (logmel:n_mels=64,hop_length=256)")
@@ -171,6 +174,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             values["progress"] = not value
         elif name == "model_options":
             values["model_options"] = _model_options(value)
+        elif name == "endpoint_url":
+            from storage.options import storage_options
+
+            values["storage_options"] = storage_options(endpoint_url=value, extra=values.get("storage_options")) or {}
         elif name in _FIELDS:
             values[name] = value
     if given.get("attention"):
