@@ -67,8 +67,9 @@ def parse_parameters(schema: type[M], /, **values: Any) -> M:
         raise FlowParameterError(describe_errors(exc, schema)) from None
 
 
-def rejected(exc: FlowParameterError) -> Any:
-    """Log the one-line reason in the run's log and end the run Failed with it as the state message."""
+def rejected(exc: InstrecError) -> Any:
+    """Log the one-line reason (bad parameters, no CUDA device for ``device="cuda"``...) in the run's log
+    and end the run Failed with it as the state message."""
     from prefect import get_run_logger
     from prefect.states import Failed
 
@@ -172,23 +173,23 @@ class TrainParams(_Params):
         return name
 
     def to_config(self):
-        """The library's :class:`training.config.TrainConfig`."""
-        from storage.options import storage_options
+        """The library's :class:`training.config.TrainConfig`, built as ``instrec train`` builds it
+        (:meth:`~training.config.TrainConfig.from_options`: the attention rule, feature specs with
+        parameters, the endpoint).
+
+        Raises
+        ------
+        FlowParameterError
+            One line naming what is wrong (``attention`` on a model other than crnn-gru...).
+        """
         from training.config import TrainConfig
 
-        options = dict(self.model_options)
-        if self.attention:
-            options["attention"] = True
-        return TrainConfig(
-            store=self.store, features=self.features, model=self.model, out=self.out,
-            model_options=options, epochs=self.epochs, batch_size=self.batch_size, window=self.window,
-            lr=self.lr, seed=self.seed, device=self.device, augment=tuple(self.augment),
-            patience=self.patience, workers=self.workers, monitor=self.monitor,
-            steps_per_epoch=self.steps_per_epoch, remix=self.remix, remix_stems=self.remix_stems,
-            remix_gain_db=self.remix_gain_db, remix_eq_db=self.remix_eq_db, weight_decay=self.weight_decay,
-            clip_loss_weight=self.clip_loss_weight, validation_store=self.validation_store,
-            storage_options=storage_options(endpoint_url=self.endpoint_url) or {},
-        )
+        fields = self.model_dump(exclude={"attention", "endpoint_url", "resume"})
+        fields["augment"] = tuple(self.augment)
+        try:
+            return TrainConfig.from_options(fields, attention=self.attention, endpoint_url=self.endpoint_url)
+        except ValueError as exc:
+            raise FlowParameterError(f"parameters: {exc}") from None
 
 
 class EvaluateParams(_Params):

@@ -161,9 +161,8 @@ _FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` of parsed ``train`` arguments (``--config`` file, then the options given)."""
-    from pipeline.feature_specs import feature_set_key
-
+    """The :class:`TrainConfig` of parsed ``train`` arguments (``--config`` file, then the options given),
+    built by :meth:`TrainConfig.from_options` as the ``train-model`` flow builds it."""
     values: dict[str, Any] = {}
     config_file = getattr(args, "config", None)
     if config_file is not None:
@@ -174,17 +173,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             values["progress"] = not value
         elif name == "model_options":
             values["model_options"] = _model_options(value)
-        elif name == "endpoint_url":
-            from storage.options import storage_options
-
-            values["storage_options"] = storage_options(endpoint_url=value, extra=values.get("storage_options")) or {}
         elif name in _FIELDS:
             values[name] = value
-    if given.get("attention"):
-        model = values.get("model", DEFAULTS.model)
-        if model != "crnn-gru":
-            raise TrainOptionError(f"--attention applies to --model crnn-gru only, not {model!r}")
-        values["model_options"] = {**dict(values.get("model_options", {})), "attention": True}
     missing = [name for name in ("store", "out") if values.get(name) is None]
     if missing:
         raise TrainOptionError(f"{' and '.join('--' + m for m in missing)} required: give them on the command line "
@@ -192,9 +182,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values.setdefault("features", DEFAULTS.features)
     values.setdefault("model", DEFAULTS.model)
     try:
-        values["features"] = feature_set_key(str(values["features"]))
-        return TrainConfig.from_json(values)
-    except (ValueError, TypeError) as exc:
+        return TrainConfig.from_options(values, attention=bool(given.get("attention")),
+                                        endpoint_url=given.get("endpoint_url"))
+    except ValueError as exc:
         where = f"{config_file}: " if config_file is not None else ""
         raise TrainOptionError(f"{where}{exc}") from None
 

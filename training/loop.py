@@ -24,6 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from training.augment import Augmenter
+from training.device import resolve_device
 from training.losses import MaskedLoss
 from training.run import (
     LAST_FILE, METRICS_FILE, MODEL_FILE, RunError, finite_or_none, load_checkpoint, model_checkpoint,
@@ -32,19 +33,6 @@ from training.run import (
 from training.validation import score_predictions
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU with a warning; ``cuda`` without CUDA is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        log.warning("no CUDA device found: training on the CPU (pass --device cpu to silence this)")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RunError("--device cuda was requested but torch sees no CUDA device; "
-                       "install the CUDA build of torch or use --device cpu")
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
