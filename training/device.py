@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from pipeline.track import InstrecError
-from training.config import DEVICES
+from training.choices import DEVICES
 
 if TYPE_CHECKING:
     import torch
