@@ -30,6 +30,7 @@ import numpy as np
 from evaluation.dominant import dominant_accuracy
 from evaluation.frame import frame_metrics, ranking_metrics
 from evaluation.segment import segment_activity, segment_metrics
+from training.run_files import TRAINING_DATA_FILE
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def load_prior_baseline(run: Any) -> PriorBaseline | None:
     labels of the training split of the store named in the run's ``store.json``.
     """
     run_dir = Path(run.run_dir)
-    path = run_dir / "training_data.json"
+    path = run_dir / TRAINING_DATA_FILE
     data = json.loads(path.read_text()) if path.is_file() else {}
     if "frame_prior" in data:
         prior = np.array([np.nan if data["frame_prior"].get(c) is None else float(data["frame_prior"][c])

@@ -131,6 +131,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _tune(args: argparse.Namespace) -> int:
     from evaluation.tune import tune_run
+    from training.run_files import THRESHOLDS_FILE
     from storage.options import storage_options
 
     options = storage_options(endpoint_url=args.endpoint_url)
@@ -138,7 +139,7 @@ def _tune(args: argparse.Namespace) -> int:
     print(json.dumps({"default": decision.default, "micro": round(decision.micro, 4),
                       "per_class_tuned": [c for c, ok in zip(decision.classes, decision.tuned) if ok],
                       "cross_validated": decision.info.get("cross_validated_f1_micro_plus_macro")}))
-    print(f"thresholds written to {Path(args.run) / 'thresholds.json'}")
+    print(f"thresholds written to {Path(args.run) / THRESHOLDS_FILE}")
     return 0
 
 

@@ -235,9 +235,11 @@ class ReprocessParams(ExtractParams):
     def _run_exists(cls, run: str | None) -> str | None:
         # a run that does not exist yet is allowed (the flow warns and skips predictions), so a
         # scheduled deployment keeps extracting before the first model is trained
+        from training.run_files import CONFIG_FILE
+
         local = run is not None and "://" not in run
-        if local and Path(run).exists() and not (Path(run) / "config.json").is_file():
-            raise ValueError(f"{run}: not a run directory (no config.json); pass the --out folder of "
+        if local and Path(run).exists() and not (Path(run) / CONFIG_FILE).is_file():
+            raise ValueError(f"{run}: not a run directory (no {CONFIG_FILE}); pass the --out folder of "
                              "`instrec train`, or leave run empty to skip predictions")
         return run
 
@@ -245,7 +247,9 @@ class ReprocessParams(ExtractParams):
         """Where predictions go, or None when no run was given or it does not exist yet."""
         if self.run is None or ("://" not in self.run and not Path(self.run).exists()):
             return None
-        return self.predictions or str(Path(self.run) / "predictions")
+        from training.run_files import PREDICTIONS_DIR
+
+        return self.predictions or str(Path(self.run) / PREDICTIONS_DIR)
 
 
 class DemoParams(_Params):

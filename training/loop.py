@@ -27,8 +27,12 @@ from training.augment import Augmenter
 from training.device import resolve_device
 from training.losses import MaskedLoss
 from training.run import (
-    LAST_FILE, METRICS_FILE, MODEL_FILE, RunError, finite_or_none, load_checkpoint, model_checkpoint,
-    rng_state, save_checkpoint, set_rng_state, write_atomically,
+    RunError, finite_or_none, load_checkpoint, model_checkpoint, rng_state, save_checkpoint, set_rng_state,
+    write_atomically,
+)
+from training.run_files import (
+    CLASSES_FILE, CONFIG_FILE, FEATURES_FILE, LAST_FILE, LOSS_CURVE_FILE, METRICS_FILE, MODEL_FILE, STORE_FILE,
+    TRAINING_DATA_FILE,
 )
 from training.validation import score_predictions
 
@@ -167,7 +171,7 @@ def fit(model: nn.Module, *, train_loader: Any, val_loader: Any | None, loss_fn:
     finally:  # the curve is drawn once, also after a crash or an interrupt
         if state.history:
             try:
-                plot_loss_curve(state.history, run_dir / "loss_curve.png")
+                plot_loss_curve(state.history, run_dir / LOSS_CURVE_FILE)
             except RunError as exc:  # a full disk: the weights matter, the figure does not
                 log.warning("loss curve not drawn: %s", exc)
     return state.history
@@ -279,10 +283,10 @@ def prepare_run_dir(config: Any, *, resume: bool) -> Path:
     if resume:
         if not (run_dir / LAST_FILE).exists():
             raise RunError(f"{run_dir / LAST_FILE}: nothing to resume; train without --resume first")
-        saved = TrainConfig.from_json(json.loads((run_dir / "config.json").read_text()))
+        saved = TrainConfig.from_json(json.loads((run_dir / CONFIG_FILE).read_text()))
         changed = config.resumable_from(saved)
         if changed:
-            raise RunError(f"{run_dir}/config.json: cannot resume with changed settings {changed}; "
+            raise RunError(f"{run_dir / CONFIG_FILE}: cannot resume with changed settings {changed}; "
                            "use the original settings or a new --out directory")
     elif (run_dir / LAST_FILE).exists() or (run_dir / MODEL_FILE).exists():
         raise RunError(f"{run_dir}: already holds a training run; pass --resume to continue it "
@@ -341,10 +345,10 @@ def _train(config: Any, *, store: Any, resume: bool,
                            snapshot=config.snapshot)
     reader = store.feature_set(config.features)
     run_dir = prepare_run_dir(config, resume=resume)
-    if resume and (run_dir / "store.json").exists():
-        started = json.loads((run_dir / "store.json").read_text()).get("snapshot_id")
+    if resume and (run_dir / STORE_FILE).exists():
+        started = json.loads((run_dir / STORE_FILE).read_text()).get("snapshot_id")
         if started != store.snapshot_id:
-            raise RunError(f"{run_dir}/store.json: the run started on store snapshot {started} but "
+            raise RunError(f"{run_dir / STORE_FILE}: the run started on store snapshot {started} but "
                            f"{store.url} is now at {store.snapshot_id}; resuming would train on other "
                            f"data: resume with --snapshot {started}, or start a new run with another --out directory")
     device = resolve_device(config.device)
@@ -398,12 +402,12 @@ def _train(config: Any, *, store: Any, resume: bool,
     if model.uses_statistics:  # a raw-input model (pcen front end) keeps mean 0, std 1
         model.set_statistics(*map(torch.from_numpy, feature_statistics(
             reader, train_set.track_ids, train_set.n_frames, window=max(config.window, 1000))))
-    write_json(run_dir / "config.json", config.to_json())
-    write_json(run_dir / "classes.json", classes)
-    write_json(run_dir / "features.json", describe_features(reader))
-    write_json(run_dir / "store.json", {"url": str(store.url), "dataset": store.dataset,
+    write_json(run_dir / CONFIG_FILE, config.to_json())
+    write_json(run_dir / CLASSES_FILE, classes)
+    write_json(run_dir / FEATURES_FILE, describe_features(reader))
+    write_json(run_dir / STORE_FILE, {"url": str(store.url), "dataset": store.dataset,
                                         "snapshot_id": store.snapshot_id})
-    write_json(run_dir / "training_data.json", {
+    write_json(run_dir / TRAINING_DATA_FILE, {
         "train_tracks": len(train_tracks), "validation_tracks": len(val_tracks),
         "validation_store": config.validation_store,
         "remix": config.remix, "remix_stems": len(loader_set.pool) if config.remix > 0 else 0,
