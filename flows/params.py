@@ -218,6 +218,9 @@ class ReprocessParams(ExtractParams):
     run: str | None = Field(default=None, description="run directory whose model predicts the new songs")
     predictions: str | None = Field(default=None, description="where prediction JSON/PNG go "
                                                               "(default: <run>/predictions)")
+    keep_history: str | None = Field(default="1d", description="after a run that commits, expire the store's "
+                                                               "snapshots replaced longer ago than this (7d, 12h, "
+                                                               "0s); None keeps every snapshot")
 
     @field_validator("root")
     @classmethod
@@ -225,6 +228,21 @@ class ReprocessParams(ExtractParams):
         # a root that does not exist yet is allowed (the flow warns and completes): the schedule of a
         # fresh `make serve` runs before `make demo` has written the corpus
         return root
+
+    @field_validator("keep_history")
+    @classmethod
+    def _duration(cls, text: str | None) -> str | None:
+        from storage.history import parse_duration
+
+        if text is not None:
+            parse_duration(text)  # ValueError naming the accepted forms
+        return text
+
+    def keep_history_s(self) -> float | None:
+        """``keep_history`` in seconds; None keeps every snapshot."""
+        from storage.history import parse_duration
+
+        return None if self.keep_history is None else parse_duration(self.keep_history)
 
     def dataset_missing(self) -> bool:
         """True when the dataset root is a local path that is not a folder (yet)."""
