@@ -23,7 +23,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from evaluation.dominant import dominant_accuracy
 from evaluation.frame import frame_metrics, ranking_metrics
 from evaluation.segment import segment_activity, segment_metrics
 from training.run_files import TRAINING_DATA_FILE
+
+if TYPE_CHECKING:
+    from training.run import LoadedRun
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ def majority_decisions(prior: np.ndarray) -> np.ndarray:
     return p >= 0.5
 
 
-def load_prior_baseline(run: Any) -> PriorBaseline | None:
+def load_prior_baseline(run: LoadedRun) -> PriorBaseline | None:
     """The run's training statistics, or None (with a logged reason) when they cannot be had.
 
     Reads ``training_data.json`` in ``run.run_dir``; when it predates the priors, counts the
@@ -136,7 +139,7 @@ def load_prior_baseline(run: Any) -> PriorBaseline | None:
     return _baseline_from_training_store(run)
 
 
-def _baseline_from_training_store(run: Any) -> PriorBaseline | None:
+def _baseline_from_training_store(run: LoadedRun) -> PriorBaseline | None:
     from storage.store import open_store
     from training.data import label_statistics
 

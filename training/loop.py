@@ -16,7 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -35,6 +35,13 @@ from training.run_files import (
     TRAINING_DATA_FILE,
 )
 from training.validation import score_predictions
+
+if TYPE_CHECKING:
+    from storage.store import FeatureSetReader, FeatureStore, TrackEntry
+    from training.config import TrainConfig
+    from training.data import LabelStatistics, TrackReader, WindowDataset
+    from training.remix import RemixDataset, RemixSampler
+    from training.sampler import RandomWindowSampler
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +143,7 @@ class FitState:
     history: list[dict[str, Any]] | None = None
 
 
-def fit(model: nn.Module, *, train_loader: Any, val_loader: Any | None, loss_fn: MaskedLoss, config: Any,
+def fit(model: nn.Module, *, train_loader: Any, val_loader: Any | None, loss_fn: MaskedLoss, config: TrainConfig,
         run_dir: Path, device: torch.device, model_meta: dict[str, Any], resume: bool = False,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Train until ``config.epochs`` or early stopping; returns the per-epoch history.
@@ -178,7 +185,7 @@ def fit(model: nn.Module, *, train_loader: Any, val_loader: Any | None, loss_fn:
 
 
 def _run_epochs(model: nn.Module, state: FitState, *, train_loader: Any, val_loader: Any | None,
-                loss_fn: MaskedLoss, config: Any, run_dir: Path, device: torch.device,
+                loss_fn: MaskedLoss, config: TrainConfig, run_dir: Path, device: torch.device,
                 model_meta: dict[str, Any], optimizer: torch.optim.Optimizer, scheduler: Any,
                 augment: Augmenter, on_epoch_end: Callable[[dict[str, Any]], None] | None) -> None:
     sampler = train_loader.sampler
@@ -243,7 +250,7 @@ def plot_loss_curve(history: list[dict[str, Any]], path: Path) -> None:
     write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=100, format="png"))
 
 
-def training_priors(stats: Any, classes: list[str], dominants: list[str | None]) -> dict[str, Any]:
+def training_priors(stats: LabelStatistics, classes: list[str], dominants: list[str | None]) -> dict[str, Any]:
     """The training statistics a prior/majority baseline is built from (``training_data.json``).
 
     Parameters
@@ -275,7 +282,7 @@ def training_priors(stats: Any, classes: list[str], dominants: list[str | None])
     }
 
 
-def prepare_run_dir(config: Any, *, resume: bool) -> Path:
+def prepare_run_dir(config: TrainConfig, *, resume: bool) -> Path:
     """Create ``config.out`` for a new run, or check it matches ``config`` when resuming."""
     from training.config import TrainConfig
 
@@ -295,7 +302,7 @@ def prepare_run_dir(config: Any, *, resume: bool) -> Path:
     return run_dir
 
 
-def train(config: Any, *, store: Any = None, resume: bool = False,
+def train(config: TrainConfig, *, store: FeatureStore | None = None, resume: bool = False,
           on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> Path:
     """Train ``config.model`` on ``config.features`` of the store; returns the run directory.
 
@@ -329,7 +336,7 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
         lock.release()
 
 
-def _train(config: Any, *, store: Any, resume: bool,
+def _train(config: TrainConfig, *, store: FeatureStore | None, resume: bool,
            on_epoch_end: Callable[[dict[str, Any]], None] | None) -> Path:
     """:func:`train` once the run directory is locked."""
     from training.blocks import Standardized
@@ -374,7 +381,7 @@ def _train(config: Any, *, store: Any, resume: bool,
                                  factor=config.oversample)
     workers = default_workers(device) if config.workers is None else config.workers
 
-    def dataset(source: Any, tracks: list[Any]) -> WindowDataset:
+    def dataset(source: TrackReader, tracks: list[TrackEntry]) -> WindowDataset:
         return WindowDataset(source, track_ids=[t.track_id for t in tracks],
                              n_frames=[t.n_frames for t in tracks], window=config.window)
 
@@ -424,7 +431,7 @@ def _train(config: Any, *, store: Any, resume: bool,
     return run_dir
 
 
-def validation_reader(config: Any, reader: Any, store: Any) -> Any:
+def validation_reader(config: TrainConfig, reader: FeatureSetReader, store: FeatureStore) -> FeatureSetReader:
     """The feature set the validation split is read from: the training store's, or the same
     feature set (by configuration hash) of ``config.validation_store``."""
     if not config.validation_store:
@@ -443,7 +450,8 @@ def validation_reader(config: Any, reader: Any, store: Any) -> Any:
     return other.feature_set(matches[0])
 
 
-def remixing(config: Any, reader: Any, store: Any, train_set: Any, sampler: Any) -> tuple[Any, Any]:
+def remixing(config: TrainConfig, reader: FeatureSetReader, store: FeatureStore, train_set: WindowDataset,
+             sampler: RandomWindowSampler) -> tuple[RemixDataset, RemixSampler]:
     """The training dataset and sampler with remixes of the training split's stems (``config.remix``)."""
     from features.mixing import mixing_domain
     from training.remix import RemixDataset, RemixOptions, RemixSampler, StemPool
