@@ -28,7 +28,7 @@ import pickle
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import torch
@@ -37,11 +37,13 @@ from torch import nn
 from pipeline.track import InstrecError
 from training.blocks import Standardized
 from training.registry import build_model
-
 from training.run_files import (
     CLASSES_FILE, CONFIG_FILE, FEATURES_FILE, LEGACY_MICRO_THRESHOLD_FILE, METRICS_FILE, MODEL_FILE, STORE_FILE,
     THRESHOLDS_FILE,
 )
+
+if TYPE_CHECKING:
+    from storage.store import FeatureSetReader
 
 
 class RunError(InstrecError):
@@ -350,7 +352,7 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Load
     )
 
 
-def describe_features(reader: Any) -> dict[str, Any]:
+def describe_features(reader: FeatureSetReader) -> dict[str, Any]:
     """The ``features.json`` record of a feature set reader."""
     return {
         "name": reader.name, "key": reader.key, "params": dict(reader.params),

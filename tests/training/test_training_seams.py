@@ -26,6 +26,13 @@ SEAMS = [
     ("evaluation.evaluate", "run_decision", ("run",)),
     ("evaluation.baseline", "load_prior_baseline", ("run",)),
     ("evaluation.predict", "decision_rule", ("run", "return")),
+    ("evaluation.zero_shot", "tune_zero_shot_threshold", ("taggrams", "reader")),
+    ("training.remix", "StemPool.__init__", ("reader",)),
+    ("training.remix", "RemixDataset.__init__", ("base",)),
+    ("training.remix", "RemixSampler.__init__", ("base",)),
+    ("training.run", "describe_features", ("reader",)),
+    ("pipeline.pretrain", "example_batches", ("reader",)),
+    ("flows.demo", "summarise", ("config",)),
 ]
 
 
