@@ -9,6 +9,7 @@ from pathlib import Path
 
 from evaluation.choices import SPLIT_CHOICES, THRESHOLD_MODES
 from pipeline.arguments import non_negative_float, non_negative_int, positive_float, positive_int
+from training.choices import DEVICES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              ("--held-out-songs", positive_int, "held-out songs"), ("--seed", int, "seed"),
                              ("--workers", positive_int, "rendering/extraction workers")):
         p.add_argument(flag, type=kind, help=f"{text} (default: the recipe's)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    p.add_argument("--device", default="auto", choices=DEVICES,
                    help="auto uses CUDA when available, else the CPU")
     p.add_argument("--export", type=Path, metavar="MODEL_DIR",
                    help="write the model folder and card here (default: no export)")
