@@ -183,3 +183,25 @@ def test_train_model_applies_the_cli_rules_and_device_choice(prefect_harness, st
     assert state.is_failed()
     assert state.message.startswith("device cuda was requested but torch sees no CUDA device")
     assert "\n" not in state.message and not out.exists()
+
+
+def test_every_deployment_s_parameters_fit_its_flow_s_schema():
+    """What the server checks when ``prefect deploy`` registers prefect.yaml (``enforce_parameter_schema``):
+    a parameter added to a deployment (``keep_history: 1d``) must be one the flow takes, of its type."""
+    import importlib
+
+    import yaml
+    from prefect.utilities.schema_tools.validation import validate
+
+    deployments = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())["deployments"]
+    checked = set()
+    for deployment in deployments:
+        path, name = deployment["entrypoint"].split(":")
+        flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+        schema = parameter_schema(flow.fn).model_dump_for_openapi()
+        validate(deployment.get("parameters", {}), schema, raise_on_error=True, ignore_required=True)
+        assert set(deployment.get("parameters", {})) <= set(schema["properties"]), deployment["name"]
+        checked.add(name)
+    assert "reprocess_new_songs" in checked
+    (reprocess,) = [d for d in deployments if d["entrypoint"].endswith(":reprocess_new_songs")]
+    assert reprocess["parameters"]["keep_history"] == "1d"
