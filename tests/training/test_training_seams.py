@@ -33,6 +33,10 @@ SEAMS = [
     ("training.run", "describe_features", ("reader",)),
     ("pipeline.pretrain", "example_batches", ("reader",)),
     ("flows.demo", "summarise", ("config",)),
+    ("flows.extract", "extract_batch_task", ("writer", "activity")),
+    ("flows.extract", "run_batches_as_tasks", ("context",)),
+    ("storage.schema", "FeatureSetSpec.from_config", ("config",)),
+    ("pipeline.openmic_import", "_import_one", ("store",)),
 ]
 
 
