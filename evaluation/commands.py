@@ -9,6 +9,7 @@ from pathlib import Path
 
 from evaluation.choices import SPLIT_CHOICES, THRESHOLD_MODES
 from pipeline.arguments import non_negative_float, non_negative_int, positive_float, positive_int
+from storage.options import add_endpoint_url
 from training.choices import DEVICES
 
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=SPLIT_CHOICES, help="the store split to score")
     p.add_argument("--out", required=True, type=Path,
                    help="report folder to write (new, empty or an earlier report, which is replaced whole)")
-    p.add_argument("--endpoint-url", default=None, metavar="URL", help="S3 endpoint (MinIO, moto); default: AWS")
+    add_endpoint_url(p)
     p.add_argument("--snapshot", default=None, metavar="ID",
                    help="score this store snapshot (`instrec store log`); default: the latest")
     p.add_argument("--smoothing", type=non_negative_float, default=None, metavar="SECONDS",
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--store", required=True, metavar="URL", help="store whose split to tune on (e.g. held-out timbres)")
     p.add_argument("--split", default="validation", choices=("validation", "train", "test", "all"),
                    help="the split to tune on (never tune on the split you report)")
-    p.add_argument("--endpoint-url", default=None, metavar="URL", help="S3 endpoint (MinIO, moto); default: AWS")
+    add_endpoint_url(p)
     p.set_defaults(handler=_tune)
 
     p = subparsers.add_parser(

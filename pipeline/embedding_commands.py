@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from pipeline.arguments import positive_float, positive_int
+from storage.options import add_endpoint_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,8 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("root", metavar="ROOT", help="the unpacked openmic-2018 folder")
     parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
     parser.add_argument("--prune", action="store_true", help="remove clips the dataset no longer lists")
-    parser.add_argument("--endpoint-url", default=None, metavar="URL",
-                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(handler=run_import)
 
@@ -54,8 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (corruption, order, initialisation)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto uses CUDA when available, else the CPU")
-    parser.add_argument("--endpoint-url", default=None, metavar="URL",
-                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(parser)
     parser.set_defaults(handler=run_pretrain)
 
     parser = subparsers.add_parser(

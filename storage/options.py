@@ -1,14 +1,22 @@
 """The fsspec storage options of a store URL, built in one place for the CLI, the flows and the library.
 
-Every entry point that takes an S3 endpoint (``--endpoint-url`` on the command line, ``endpoint_url``
-in a flow) turns it into fsspec options here.  Credentials are never options: they come from the
+Every entry point that takes an S3 endpoint (``--endpoint-url`` on the command line, added by
+:func:`add_endpoint_url`; ``endpoint_url`` in a flow) turns it into fsspec options here.  Credentials are never options: they come from the
 environment (``AWS_ACCESS_KEY_ID``..., or the worker's role), so nothing secret ends up in a run's
 ``config.json`` or a flow's parameters.  Standard library only: command modules import it.
 """
 
 from __future__ import annotations
 
+import argparse
 from typing import Any, Mapping
+
+
+def add_endpoint_url(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
+    """``--endpoint-url URL``, the same option in every command that reads or writes a store; the
+    handler passes ``storage_options(endpoint_url=args.endpoint_url)`` on."""
+    parser.add_argument("--endpoint-url", default=default, metavar="URL",
+                        help="S3 endpoint of s3:// stores (MinIO, moto: e.g. http://127.0.0.1:9000); default: AWS")
 
 
 def storage_options(*, endpoint_url: str | None = None,

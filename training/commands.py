@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.arguments import Default, given_options, non_negative_int, positive_float, positive_int, probability
 from pipeline.track import InstrecError
+from storage.options import add_endpoint_url
 from training.choices import AUGMENTATIONS, DEVICES, MODEL_NAMES, MONITORS
 from training.config import TrainConfig
 
@@ -59,9 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "lr, ...), or a run's config.json; options given here override it (default: none)")
     p.add_argument("--store", default=Default(None), metavar="URL",
                    help="feature store path or fsspec URL (s3://bucket/path); required unless --config gives it")
-    p.add_argument("--endpoint-url", default=Default(None), metavar="URL",
-                   help="S3 endpoint of s3:// stores (MinIO, moto; the training and the validation store); "
-                        "default: AWS")
+    add_endpoint_url(p, default=Default(None))  # the training and the validation store
     p.add_argument("--features", default=Default(d.features), metavar="SPEC",
                    help="feature set: a name (logmel), a store key (logmel-1a2b3c4d) or a name with the parameters "
                         "it was extracted with (logmel:n_mels=64,hop_length=256)")

@@ -13,6 +13,7 @@ from pipeline.musicnn_options import add_musicnn_arguments, musicnn_options_from
 from pipeline.readers import DATASETS
 from pipeline.track import InstrecError
 from pipeline.vggish_options import add_vggish_arguments, build_feature_configs, vggish_options_from_args
+from storage.options import add_endpoint_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,8 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--taxonomy", default=None,
                         help="class vocabulary; Slakh: inst_class (the default), program or slakh34")
     parser.add_argument("--prune", action="store_true", help="remove tracks whose sources are gone")
-    parser.add_argument("--endpoint-url", default=None, metavar="URL",
-                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--batch-seconds", type=positive_float, default=120.0, metavar="S",
                         help="audio per Dask task; smaller spreads a small run over more workers of a big cluster")

@@ -67,3 +67,20 @@ def test_the_flows_parameters_build_the_same_options(tmp_path):
     assert extract.storage_options() == EXPECTED
     assert EvaluateParams(store="s", run="r", out="o", endpoint_url=ENDPOINT).storage_options() == EXPECTED
     assert EvaluateParams(store="s", run="r", out="o").storage_options() is None
+
+
+def test_every_command_that_opens_a_store_takes_the_same_endpoint_option():
+    from pipeline.cli import build_parser
+
+    commands = [["train", "--store", "s", "--out", "o"], ["evaluate", "--store", "s", "--run", "r", "--out", "o"],
+                ["tune-thresholds", "--run", "r", "--store", "s"], ["extract", "d", "--dataset", "folder", "--store", "s"],
+                ["import-openmic-vggish", "d", "--store", "s"], ["pretrain-embedding", "--store", "s", "--out", "w.pt"],
+                ["store", "info", "s"], ["store", "export", "s", "--feature-set", "logmel", "--out", "x.npz"],
+                ["store", "verify", "s"], ["store", "log", "s"], ["store", "expire", "s", "--older-than", "1d"],
+                ["store", "tag", "s", "name"], ["store", "rollback", "s", "00000001-00000000"]]
+    for argv in commands:
+        args = build_parser(argv).parse_args([*argv, "--endpoint-url", ENDPOINT])
+        assert storage_options(endpoint_url=args.endpoint_url) == EXPECTED, argv
+    defined = [str(path.relative_to(ROOT)) for package in PACKAGES for path in (ROOT / package).rglob("*.py")
+               if path != ROOT / "storage" / "options.py" and '"--endpoint-url"' in path.read_text()]
+    assert defined == [], f"add the option with storage.options.add_endpoint_url: {defined}"
