@@ -89,12 +89,12 @@ def run_import(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 
 
 def run_pretrain(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
-    from features.vggish import default_device
     from pipeline.pretrain import pretrain_embedding
     from storage.options import storage_options
+    from training.device import resolve_device
 
     out = out or sys.stdout
-    device = str(default_device()) if args.device == "auto" else args.device
+    device = str(resolve_device(args.device))  # as instrec train: auto falls back with a warning, cuda or error
     result = pretrain_embedding(
         args.store, out=args.out, features=args.features, objective=args.objective, steps=args.steps,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, split=args.split, seed=args.seed,
