@@ -23,13 +23,17 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from evaluation.dominant import dominant_accuracy
 from evaluation.frame import frame_metrics, ranking_metrics
 from evaluation.segment import segment_activity, segment_metrics
+from training.run_files import TRAINING_DATA_FILE
+
+if TYPE_CHECKING:
+    from training.run import LoadedRun
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +122,14 @@ def majority_decisions(prior: np.ndarray) -> np.ndarray:
     return p >= 0.5
 
 
-def load_prior_baseline(run: Any) -> PriorBaseline | None:
+def load_prior_baseline(run: LoadedRun) -> PriorBaseline | None:
     """The run's training statistics, or None (with a logged reason) when they cannot be had.
 
     Reads ``training_data.json`` in ``run.run_dir``; when it predates the priors, counts the
     labels of the training split of the store named in the run's ``store.json``.
     """
     run_dir = Path(run.run_dir)
-    path = run_dir / "training_data.json"
+    path = run_dir / TRAINING_DATA_FILE
     data = json.loads(path.read_text()) if path.is_file() else {}
     if "frame_prior" in data:
         prior = np.array([np.nan if data["frame_prior"].get(c) is None else float(data["frame_prior"][c])
@@ -135,7 +139,7 @@ def load_prior_baseline(run: Any) -> PriorBaseline | None:
     return _baseline_from_training_store(run)
 
 
-def _baseline_from_training_store(run: Any) -> PriorBaseline | None:
+def _baseline_from_training_store(run: LoadedRun) -> PriorBaseline | None:
     from storage.store import open_store
     from training.data import label_statistics
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from evaluation.choices import SPLIT_CHOICES, THRESHOLD_MODES
 from pipeline.arguments import non_negative_float, non_negative_int, positive_float, positive_int
+from storage.options import add_endpoint_url
+from training.choices import DEVICES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", choices=SPLIT_CHOICES, help="the store split to score")
     p.add_argument("--out", required=True, type=Path,
                    help="report folder to write (new, empty or an earlier report, which is replaced whole)")
-    p.add_argument("--endpoint-url", default=None, metavar="URL", help="S3 endpoint (MinIO, moto); default: AWS")
+    add_endpoint_url(p)
     p.add_argument("--snapshot", default=None, metavar="ID",
                    help="score this store snapshot (`instrec store log`); default: the latest")
     p.add_argument("--smoothing", type=non_negative_float, default=None, metavar="SECONDS",
@@ -46,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--store", required=True, metavar="URL", help="store whose split to tune on (e.g. held-out timbres)")
     p.add_argument("--split", default="validation", choices=("validation", "train", "test", "all"),
                    help="the split to tune on (never tune on the split you report)")
-    p.add_argument("--endpoint-url", default=None, metavar="URL", help="S3 endpoint (MinIO, moto); default: AWS")
+    add_endpoint_url(p)
     p.set_defaults(handler=_tune)
 
     p = subparsers.add_parser(
@@ -66,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              ("--held-out-songs", positive_int, "held-out songs"), ("--seed", int, "seed"),
                              ("--workers", positive_int, "rendering/extraction workers")):
         p.add_argument(flag, type=kind, help=f"{text} (default: the recipe's)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    p.add_argument("--device", default="auto", choices=DEVICES,
                    help="auto uses CUDA when available, else the CPU")
     p.add_argument("--export", type=Path, metavar="MODEL_DIR",
                    help="write the model folder and card here (default: no export)")
@@ -110,8 +112,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from evaluation.evaluate import evaluate
+    from storage.options import storage_options
 
-    options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
+    options = storage_options(endpoint_url=args.endpoint_url)
     metrics = evaluate(args.store, args.run, args.split, args.out, storage_options=options,
                        smoothing_s=args.smoothing, segment_s=args.segment, n_track_plots=args.track_plots,
                        progress=not args.no_progress, snapshot=args.snapshot)
@@ -130,13 +133,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _tune(args: argparse.Namespace) -> int:
     from evaluation.tune import tune_run
+    from training.run_files import THRESHOLDS_FILE
+    from storage.options import storage_options
 
-    options = {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
+    options = storage_options(endpoint_url=args.endpoint_url)
     decision = tune_run(args.run, args.store, split=args.split, storage_options=options)
     print(json.dumps({"default": decision.default, "micro": round(decision.micro, 4),
                       "per_class_tuned": [c for c, ok in zip(decision.classes, decision.tuned) if ok],
                       "cross_validated": decision.info.get("cross_validated_f1_micro_plus_macro")}))
-    print(f"thresholds written to {Path(args.run) / 'thresholds.json'}")
+    print(f"thresholds written to {Path(args.run) / THRESHOLDS_FILE}")
     return 0
 
 

@@ -26,7 +26,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -43,6 +43,10 @@ from evaluation.run_summary import run_summary
 from evaluation.segment import segment_activity, segment_metrics
 from evaluation.decision import Decision
 from pipeline.track import InstrecError
+
+if TYPE_CHECKING:
+    from storage.store import FeatureSetReader, FeatureStore, TrackEntry
+    from training.run import LoadedRun
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +183,7 @@ def find_feature_set(store: Any, run: Any) -> Any:
     )
 
 
-def predict_tracks(reader: Any, run: Any, entries: Sequence[Any], match: ClassMatch, *, progress: bool = False
+def predict_tracks(reader: FeatureSetReader, run: LoadedRun, entries: Sequence[TrackEntry], match: ClassMatch, *, progress: bool = False
                    ) -> tuple[list[TrackPrediction], list[str]]:
     """Predict each track (a progress bar on stderr with ``progress``); a track that fails is
     reported, not fatal."""
@@ -302,7 +306,7 @@ def evaluate(
                            segment_s=segment_s, n_track_plots=n_track_plots, progress=progress)
 
 
-def run_decision(run: Any, match: ClassMatch, notes: list[str]) -> tuple[Decision, str]:
+def run_decision(run: LoadedRun, match: ClassMatch, notes: list[str]) -> tuple[Decision, str]:
     """The run's decision rule restricted to the matched classes, and a sentence saying where it comes from."""
     doc = getattr(run, "decision", None)
     if doc is None:
@@ -323,7 +327,7 @@ def run_decision(run: Any, match: ClassMatch, notes: list[str]) -> tuple[Decisio
     return decision, source
 
 
-def evaluate_loaded(*, store: Any, reader: Any, run: Any, split: str, out: str | Path,
+def evaluate_loaded(*, store: FeatureStore, reader: FeatureSetReader, run: LoadedRun, split: str, out: str | Path,
                     smoothing_s: float | None = None, segment_s: float = 1.0, n_track_plots: int = 4,
                     progress: bool = False) -> dict[str, Any]:
     """:func:`evaluate` on an opened store, feature set reader and loaded run."""

@@ -19,12 +19,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pipeline.track import InstrecError
+from training.run_files import (
+    CLASSES_FILE, CONFIG_FILE, FEATURES_FILE, METRICS_FILE, MODEL_FILE, MODEL_FOLDER_FILES, THRESHOLDS_FILE,
+    TRAINING_DATA_FILE,
+)
 
 DEFAULT_MODEL = "gm-families"
 MODEL_ENV = "INSTREC_MODEL"
 MAX_WEIGHTS_BYTES = 20 * 1024 * 1024
-COPIED = ("model.pt", "config.json", "classes.json", "features.json", "thresholds.json", "training_data.json",
-          "store.json", "recipe.json", "metrics.jsonl")
+COPIED = MODEL_FOLDER_FILES
 
 
 class ModelError(InstrecError):
@@ -46,8 +49,8 @@ def default_model_dir(environ: Mapping[str, str] | None = None) -> Path:
     """
     environ = os.environ if environ is None else environ
     path = Path(environ[MODEL_ENV]) if environ.get(MODEL_ENV) else models_root() / DEFAULT_MODEL
-    if not (path / "model.pt").is_file():
-        raise ModelError(f"{path}: no shipped model here (no model.pt); pass --run RUN_DIR, set ${MODEL_ENV}, "
+    if not (path / MODEL_FILE).is_file():
+        raise ModelError(f"{path}: no shipped model here (no {MODEL_FILE}); pass --run RUN_DIR, set ${MODEL_ENV}, "
                          "or build it with `make model`")
     return path
 
@@ -73,9 +76,9 @@ def export_model(run_dir: str | Path, out: str | Path, *, summary: Mapping[str, 
     if missing:
         raise ModelError(f"{run_dir}: cannot ship this run, it lacks {', '.join(missing)}; train it with the recipe "
                          "(`instrec recipe`) so it is tuned and described")
-    size = (run_dir / "model.pt").stat().st_size
+    size = (run_dir / MODEL_FILE).stat().st_size
     if size > MAX_WEIGHTS_BYTES:
-        raise ModelError(f"{run_dir / 'model.pt'}: {size / 2**20:.1f} MiB of weights, above the "
+        raise ModelError(f"{run_dir / MODEL_FILE}: {size / 2**20:.1f} MiB of weights, above the "
                          f"{MAX_WEIGHTS_BYTES / 2**20:.0f} MiB a shipped model may have; use a smaller model")
     if out.exists():
         shutil.rmtree(out)
@@ -90,18 +93,18 @@ def export_model(run_dir: str | Path, out: str | Path, *, summary: Mapping[str, 
 def model_card(name: str, summary: Mapping[str, Any], *, run_dir: Path, tables: str) -> str:
     """The Markdown card of a shipped model."""
     recipe = summary["recipe"]
-    config = json.loads((run_dir / "config.json").read_text())
-    data = json.loads((run_dir / "training_data.json").read_text())
-    features = json.loads((run_dir / "features.json").read_text())
-    thresholds = json.loads((run_dir / "thresholds.json").read_text())
-    history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    config = json.loads((run_dir / CONFIG_FILE).read_text())
+    data = json.loads((run_dir / TRAINING_DATA_FILE).read_text())
+    features = json.loads((run_dir / FEATURES_FILE).read_text())
+    thresholds = json.loads((run_dir / THRESHOLDS_FILE).read_text())
+    history = [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines() if line.strip()]
     best = max(history, key=lambda r: r.get("score") or float("-inf")) if history else {}
     training = {k: config[k] for k in ("model", "model_options", "epochs", "batch_size", "window", "lr", "augment",
                                        "remix", "remix_stems", "monitor", "seed") if k in config}
     return f"""# {name}
 
 Frame-level instrument-family detector (Slakh / General MIDI families, {len(json.loads(
-        (run_dir / 'classes.json').read_text()))} outputs) for `instrec predict`, trained by `make model`.
+        (run_dir / CLASSES_FILE).read_text()))} outputs) for `instrec predict`, trained by `make model`.
 
 ## Data
 - Training corpus: {recipe['songs']} demo-corpus songs x {recipe['seconds']:g} s, every stem rendered with a soundfont

@@ -39,7 +39,7 @@ import logging
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -49,6 +49,10 @@ from evaluation.mirex import openmic_scores, write_mirex_csv
 from evaluation.plots import plot_timeline
 from evaluation.report import json_safe
 from pipeline.track import InstrecError
+
+if TYPE_CHECKING:
+    from evaluation.decision import Decision
+    from training.run import LoadedRun
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +161,7 @@ def load_runs(run_dirs: Sequence[str | Path]) -> list[tuple[Any, Any]]:
     return loaded
 
 
-def decision_rule(run: Any, mode: str = "default") -> tuple[Any, str | None]:
+def decision_rule(run: LoadedRun, mode: str = "default") -> tuple[Decision, str | None]:
     """The run's decision rule and the threshold variant ``mode`` names (None: the rule's default).
 
     A run whose thresholds were never tuned decides at 0.5 with the default smoothing windows.
@@ -181,7 +185,7 @@ def decision_rule(run: Any, mode: str = "default") -> tuple[Any, str | None]:
     return Decision.from_json(doc, run.classes), None if mode == "default" else mode
 
 
-def decision_thresholds(run: Any, mode: str = "default") -> np.ndarray:
+def decision_thresholds(run: LoadedRun, mode: str = "default") -> np.ndarray:
     """The run's thresholds, one per class, for ``mode`` (:data:`THRESHOLD_MODES`)."""
     decision, variant = decision_rule(run, mode)
     return decision.thresholds(variant)

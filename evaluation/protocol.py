@@ -34,6 +34,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from pipeline.track import InstrecError
+from training.run_files import RECIPE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ def train_recipe(config: ProtocolConfig, paths: ProtocolPaths, *, device: str = 
                                seed=config.seed, **options)
     run_dir = train(train_config)
     tune_after_training(train_config, run_dir)
-    (run_dir / "recipe.json").write_text(json.dumps(config.to_json(), indent=1, sort_keys=True) + "\n")
+    (run_dir / RECIPE_FILE).write_text(json.dumps(config.to_json(), indent=1, sort_keys=True) + "\n")
     return run_dir
 
 

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from training.run_files import TRAINING_DATA_FILE
+
 # TrainConfig fields that describe augmentation and remixing, shown as the run set them.
 AUGMENTATION_KEYS = ("augment", "remix", "remix_stems", "remix_gain_db", "remix_eq_db")
 OPTIMISATION_KEYS = ("lr", "batch_size", "window", "weight_decay", "patience", "monitor", "steps_per_epoch", "seed")
@@ -35,7 +37,7 @@ def run_summary(run: Any) -> dict[str, Any]:
     if model is not None and hasattr(model, "parameters"):
         parameters = int(sum(p.numel() for p in model.parameters() if p.requires_grad))
     training = {}
-    path = Path(run.run_dir) / "training_data.json"
+    path = Path(run.run_dir) / TRAINING_DATA_FILE
     if path.is_file():
         data = json.loads(path.read_text())
         training = {k: data[k] for k in ("train_tracks", "validation_tracks", "validation_store", "remix_stems",

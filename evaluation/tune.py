@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evaluation.decision import Decision, tune_decision
 from evaluation.evaluate import EvaluationError, find_feature_set, match_classes, predict_tracks
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
 
 
 def tune_run(run_dir: str | Path, store_url: str, *, split: str = "validation",
@@ -46,7 +49,7 @@ def tune_run(run_dir: str | Path, store_url: str, *, split: str = "validation",
     return decision
 
 
-def tune_after_training(config: Any, run_dir: str | Path) -> Decision | None:
+def tune_after_training(config: TrainConfig, run_dir: str | Path) -> Decision | None:
     """Tune a just-trained run on the split that chose its epoch (``config.validation_store`` or the
     training store's ``config.validation_split``); None, with nothing written, when that split is empty."""
     url = config.validation_store or config.store

@@ -22,11 +22,14 @@ feature set's frames by time (:func:`hold_onto_grid`).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from features.musicnn_weights import MTT_LABELS
+
+if TYPE_CHECKING:
+    from storage.store import FeatureSetReader
 
 _VOICE = ("vocal", "vocals", "voice", "singing", "choir", "choral")
 
@@ -134,7 +137,7 @@ def mapped_classes(classes: Sequence[str]) -> list[int]:
     return [c for c, name in enumerate(classes) if mtt_tags_for(name)]
 
 
-def track_zero_shot(taggrams: Any, track_id: str, classes: Sequence[str], *, n_frames: int, hop_s: float,
+def track_zero_shot(taggrams: FeatureSetReader, track_id: str, classes: Sequence[str], *, n_frames: int, hop_s: float,
                     first_centre: float) -> np.ndarray | None:
     """Zero-shot scores ``[shape=(n_frames, len(classes))]`` of one track on a grid, or None without a taggram."""
     if track_id not in {t.track_id for t in taggrams.tracks()}:
@@ -145,7 +148,7 @@ def track_zero_shot(taggrams: Any, track_id: str, classes: Sequence[str], *, n_f
     return zero_shot_scores(held, classes)
 
 
-def tune_zero_shot_threshold(taggrams: Any, reader: Any, classes: Sequence[str], *, split: str = "validation"
+def tune_zero_shot_threshold(taggrams: FeatureSetReader, reader: FeatureSetReader, classes: Sequence[str], *, split: str = "validation"
                              ) -> float | None:
     """One threshold maximising the zero-shot micro F1 on ``split`` of ``reader`` (None: nothing to tune on).
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, task
 
@@ -20,6 +20,9 @@ from flows.evaluate import evaluate_model
 from flows.extract import extract_features
 from flows.params import DemoParams, FlowParameterError, ModelName, Positive, Workers, parse_parameters, rejected
 from flows.train import train_model
+
+if TYPE_CHECKING:
+    from evaluation.protocol import ProtocolConfig
 
 # The demo's recipe: the shipped model's (models/recipes/gm-families.json), smaller, so `make demo`
 # takes minutes on 2 cores.
@@ -34,7 +37,7 @@ def recipe_file() -> Path:
 
 
 @task(name="render-corpora")
-def render_corpora(config: Any, out: str) -> dict[str, str]:
+def render_corpora(config: ProtocolConfig, out: str) -> dict[str, str]:
     from evaluation.protocol import ProtocolPaths, render_corpora as render
 
     return {name: str(path) for name, path in render(config, ProtocolPaths(Path(out))).items()}
@@ -48,7 +51,7 @@ def compare_reports(reports: list[str], out: str) -> str:
 
 
 @task(name="summarise")
-def summarise(config: Any, run: str, metrics: dict[str, dict[str, Any]], reports: dict[str, str]) -> dict[str, Any]:
+def summarise(config: ProtocolConfig, run: str, metrics: dict[str, dict[str, Any]], reports: dict[str, str]) -> dict[str, Any]:
     from evaluation.protocol import family_table, headline
 
     return {"recipe": config.to_json(), "run": run, "reports": reports,

@@ -9,7 +9,7 @@ leaves a half-written track visible.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -20,10 +20,15 @@ from flows.params import (
     Activity, Dataset, ExtractParams, FeatureName, FlowParameterError, Workers, parse_parameters, rejected,
 )
 
+if TYPE_CHECKING:
+    from features.activity import ActivityConfig
+    from pipeline.extraction.driver import BatchContext
+    from storage.writer import VersionWriter
+
 
 @task(name="extract-batch", retries=2, retry_delay_seconds=5)
-def extract_batch_task(batch: list, writer: Any, classes: list[str], block_frames: int, stems: bool = False,
-                       activity: Any = None) -> list:
+def extract_batch_task(batch: list, writer: VersionWriter, classes: list[str], block_frames: int,
+                       stems: bool = False, activity: ActivityConfig | None = None) -> list:
     """Compute and write (uncommitted) the tracks of one batch; a bad song is a failed result,
     not an exception, so retries only cover transient errors such as I/O to the store."""
     from pipeline.extraction.extract import extract_batch
@@ -32,7 +37,7 @@ def extract_batch_task(batch: list, writer: Any, classes: list[str], block_frame
                          writer=writer, classes=classes, block_frames=block_frames, stems=stems, activity=activity)
 
 
-def run_batches_as_tasks(batches: Iterable[list], context: Any) -> Iterator[list]:
+def run_batches_as_tasks(batches: Iterable[list], context: BatchContext) -> Iterator[list]:
     """A :data:`pipeline.extraction.driver.BatchRunner`: one task per batch, results as they finish."""
     futures = [extract_batch_task.submit(batch, context.writer, context.classes, context.block_frames,
                                          context.stems, context.activity)

@@ -67,8 +67,9 @@ def parse_parameters(schema: type[M], /, **values: Any) -> M:
         raise FlowParameterError(describe_errors(exc, schema)) from None
 
 
-def rejected(exc: FlowParameterError) -> Any:
-    """Log the one-line reason in the run's log and end the run Failed with it as the state message."""
+def rejected(exc: InstrecError) -> Any:
+    """Log the one-line reason (bad parameters, no CUDA device for ``device="cuda"``...) in the run's log
+    and end the run Failed with it as the state message."""
     from prefect import get_run_logger
     from prefect.states import Failed
 
@@ -113,7 +114,9 @@ class ExtractParams(_Params):
         return root
 
     def storage_options(self) -> dict[str, Any] | None:
-        return {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else None
+        from storage.options import storage_options
+
+        return storage_options(endpoint_url=self.endpoint_url)
 
 
 def _train_defaults():
@@ -170,22 +173,23 @@ class TrainParams(_Params):
         return name
 
     def to_config(self):
-        """The library's :class:`training.config.TrainConfig`."""
+        """The library's :class:`training.config.TrainConfig`, built as ``instrec train`` builds it
+        (:meth:`~training.config.TrainConfig.from_options`: the attention rule, feature specs with
+        parameters, the endpoint).
+
+        Raises
+        ------
+        FlowParameterError
+            One line naming what is wrong (``attention`` on a model other than crnn-gru...).
+        """
         from training.config import TrainConfig
 
-        options = dict(self.model_options)
-        if self.attention:
-            options["attention"] = True
-        return TrainConfig(
-            store=self.store, features=self.features, model=self.model, out=self.out,
-            model_options=options, epochs=self.epochs, batch_size=self.batch_size, window=self.window,
-            lr=self.lr, seed=self.seed, device=self.device, augment=tuple(self.augment),
-            patience=self.patience, workers=self.workers, monitor=self.monitor,
-            steps_per_epoch=self.steps_per_epoch, remix=self.remix, remix_stems=self.remix_stems,
-            remix_gain_db=self.remix_gain_db, remix_eq_db=self.remix_eq_db, weight_decay=self.weight_decay,
-            clip_loss_weight=self.clip_loss_weight, validation_store=self.validation_store,
-            storage_options=({"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else {}),
-        )
+        fields = self.model_dump(exclude={"attention", "endpoint_url", "resume"})
+        fields["augment"] = tuple(self.augment)
+        try:
+            return TrainConfig.from_options(fields, attention=self.attention, endpoint_url=self.endpoint_url)
+        except ValueError as exc:
+            raise FlowParameterError(f"parameters: {exc}") from None
 
 
 class EvaluateParams(_Params):
@@ -198,7 +202,9 @@ class EvaluateParams(_Params):
     endpoint_url: str | None = None
 
     def storage_options(self) -> dict[str, Any] | None:
-        return {"client_kwargs": {"endpoint_url": self.endpoint_url}} if self.endpoint_url else None
+        from storage.options import storage_options
+
+        return storage_options(endpoint_url=self.endpoint_url)
 
 
 class ReprocessParams(ExtractParams):
@@ -212,6 +218,9 @@ class ReprocessParams(ExtractParams):
     run: str | None = Field(default=None, description="run directory whose model predicts the new songs")
     predictions: str | None = Field(default=None, description="where prediction JSON/PNG go "
                                                               "(default: <run>/predictions)")
+    keep_history: str | None = Field(default="1d", description="after a run that commits, expire the store's "
+                                                               "snapshots replaced longer ago than this (7d, 12h, "
+                                                               "0s); None keeps every snapshot")
 
     @field_validator("root")
     @classmethod
@@ -219,6 +228,21 @@ class ReprocessParams(ExtractParams):
         # a root that does not exist yet is allowed (the flow warns and completes): the schedule of a
         # fresh `make serve` runs before `make demo` has written the corpus
         return root
+
+    @field_validator("keep_history")
+    @classmethod
+    def _duration(cls, text: str | None) -> str | None:
+        from storage.history import parse_duration
+
+        if text is not None:
+            parse_duration(text)  # ValueError naming the accepted forms
+        return text
+
+    def keep_history_s(self) -> float | None:
+        """``keep_history`` in seconds; None keeps every snapshot."""
+        from storage.history import parse_duration
+
+        return None if self.keep_history is None else parse_duration(self.keep_history)
 
     def dataset_missing(self) -> bool:
         """True when the dataset root is a local path that is not a folder (yet)."""
@@ -229,9 +253,11 @@ class ReprocessParams(ExtractParams):
     def _run_exists(cls, run: str | None) -> str | None:
         # a run that does not exist yet is allowed (the flow warns and skips predictions), so a
         # scheduled deployment keeps extracting before the first model is trained
+        from training.run_files import CONFIG_FILE
+
         local = run is not None and "://" not in run
-        if local and Path(run).exists() and not (Path(run) / "config.json").is_file():
-            raise ValueError(f"{run}: not a run directory (no config.json); pass the --out folder of "
+        if local and Path(run).exists() and not (Path(run) / CONFIG_FILE).is_file():
+            raise ValueError(f"{run}: not a run directory (no {CONFIG_FILE}); pass the --out folder of "
                              "`instrec train`, or leave run empty to skip predictions")
         return run
 
@@ -239,7 +265,9 @@ class ReprocessParams(ExtractParams):
         """Where predictions go, or None when no run was given or it does not exist yet."""
         if self.run is None or ("://" not in self.run and not Path(self.run).exists()):
             return None
-        return self.predictions or str(Path(self.run) / "predictions")
+        from training.run_files import PREDICTIONS_DIR
+
+        return self.predictions or str(Path(self.run) / PREDICTIONS_DIR)
 
 
 class DemoParams(_Params):

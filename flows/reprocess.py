@@ -3,7 +3,11 @@
 Deployed on a schedule (prefect.yaml): each run scans the dataset root, compares the songs'
 content hashes with the store's committed tracks, extracts only what is new or changed
 (through ``extract-features``, which is incremental), optionally predicts the current model
-on those songs, and publishes an artifact listing what was added.
+on those songs, and publishes an artifact listing what was added.  Each commit keeps the
+snapshot it replaced (``storage/README.md``), so after a run that committed the flow expires the
+snapshots replaced more than ``keep_history`` ago (default one day, as ``instrec store expire
+--older-than 1d``): a store reprocessed every 10 minutes does not grow without end, and a reader
+or training run that opened an older snapshot has that long to finish.
 """
 
 from __future__ import annotations
@@ -71,6 +75,22 @@ def predict_new_songs(audio: dict[str, str], run: str, out: str) -> dict[str, di
     return predicted
 
 
+@task(name="expire-old-snapshots")
+def expire_old_snapshots(params: ReprocessParams) -> dict[str, Any] | None:
+    """:func:`storage.history.expire_snapshots` with ``params.keep_history``; None (and a warning) when
+    another writer holds the store: the next run expires them."""
+    from storage.history import expire_snapshots
+    from storage.locking import StoreLockedError
+
+    try:
+        report = expire_snapshots(params.store, older_than_s=params.keep_history_s(),
+                                  storage_options=params.storage_options())
+    except StoreLockedError as exc:
+        get_run_logger().warning("%s; old snapshots are expired on the next run", exc)
+        return None
+    return {"expired": report.expired, "kept": len(report.kept), "deleted_versions": len(report.deleted_versions)}
+
+
 def additions_markdown(scan: dict[str, Any], extraction: dict[str, Any] | None,
                        predicted: dict[str, dict[str, Any]] | None) -> str:
     """What a reprocessing run added, as Markdown: one row per new or changed song."""
@@ -114,14 +134,17 @@ def reprocess_new_songs(
     endpoint_url: str | None = None,
     run: str | None = None,
     predictions: str | None = None,
+    keep_history: str | None = "1d",
 ) -> dict[str, Any]:
     """Extract the songs under ``root`` that are new or changed since ``store`` was last updated;
-    with ``run``, predict that run's model on them into ``predictions`` (default ``<run>/predictions``).
+    with ``run``, predict that run's model on them into ``predictions`` (default ``<run>/predictions``);
+    after a commit, expire the snapshots replaced more than ``keep_history`` ago (None: keep all).
     A ``root`` that does not exist yet ends the run Completed, with a warning."""
     try:
         params = parse_parameters(ReprocessParams, dataset=dataset, root=root, store=store,
                                   features=features or ["logmel"], workers=workers, dask_address=dask_address,
-                                  taxonomy=taxonomy, endpoint_url=endpoint_url, run=run, predictions=predictions)
+                                  taxonomy=taxonomy, endpoint_url=endpoint_url, run=run, predictions=predictions,
+                                  keep_history=keep_history)
     except FlowParameterError as exc:
         return rejected(exc)
     logger = get_run_logger()
@@ -130,10 +153,11 @@ def reprocess_new_songs(
                        "and the next run adds its songs", params.root)
         create_markdown_artifact(key="reprocessed-songs", markdown=missing_dataset_markdown(params),
                                  description="Songs added to the store by this run")
-        return {"scan": None, "added": [], "extraction": None, "predictions": None, "dataset_missing": True}
+        return {"scan": None, "added": [], "extraction": None, "predictions": None, "history": None,
+                "dataset_missing": True}
     with library_logs():
         scan = scan_for_changes(params, feature_keys(params.features))
-    extraction = predicted = None
+    extraction = predicted = history = None
     if not scan["store_exists"]:
         logger.warning("%s: no store yet; build it with the extract-features flow (or `instrec extract`), "
                        "then this flow adds the songs that come later", params.store)
@@ -142,6 +166,9 @@ def reprocess_new_songs(
                                       features=params.features, workers=params.workers,
                                       dask_address=params.dask_address, taxonomy=params.taxonomy,
                                       endpoint_url=params.endpoint_url)
+        if extraction["done_tracks"] and params.keep_history is not None:
+            with library_logs():
+                history = expire_old_snapshots(params)
         done = {tid: scan["audio"][tid] for tid in extraction["done_tracks"] if tid in scan["audio"]}
         out = params.predictions_dir()
         if params.run and out is None:
@@ -158,4 +185,4 @@ def reprocess_new_songs(
     print(f"{params.store}: added or updated {len(added)} songs ({', '.join(added) or 'none'}), "
           f"{len(scan['unchanged'])} unchanged")
     return {"scan": {k: v for k, v in scan.items() if k != "audio"}, "added": added,
-            "extraction": extraction, "predictions": predicted, "dataset_missing": False}
+            "extraction": extraction, "predictions": predicted, "history": history, "dataset_missing": False}

@@ -9,20 +9,18 @@ from prefect.artifacts import create_table_artifact
 
 from flows.logs import library_logs
 from flows.params import Device, FlowParameterError, ModelName, Positive, TrainParams, parse_parameters, rejected
+from training.device import DeviceError
 
 
 @task(name="check-device")
 def check_device(requested: str) -> str:
-    """The device the run will use; warns when a GPU was wanted and none is there."""
-    import torch
+    """The device the run will use (:func:`training.device.resolve_device`, as ``instrec train``):
+    ``auto`` falls back to the CPU with a warning in the run log; ``cuda`` on a worker without CUDA
+    raises :class:`training.device.DeviceError`."""
+    from training.device import resolve_device
 
-    logger = get_run_logger()
-    if requested in ("auto", "cuda") and not torch.cuda.is_available():
-        logger.warning("no CUDA device on this worker: training on the CPU (slower, same results)")
-        return "cpu"
-    if requested == "auto":
-        return "cuda"
-    return requested
+    with library_logs():
+        return resolve_device(requested).type
 
 
 @task(name="remove-previous-run")
@@ -93,11 +91,13 @@ def train_model(
     try:
         params = parse_parameters(TrainParams, store=store, out=out, features=features, model=model, device=device,
                                   **fields)
-    except FlowParameterError as exc:
+        params.to_config()  # the rules instrec train applies (attention on crnn-gru only...), before any work
+        run_device = check_device(params.device)
+    except (FlowParameterError, DeviceError) as exc:
         return rejected(exc)
     if fresh:
         remove_previous_run(params.out)
-    run_dir = fit_model(params, check_device(params.device))
+    run_dir = fit_model(params, run_device)
     tune_thresholds(params, run_dir)
     publish_training_metrics(run_dir)
     return run_dir

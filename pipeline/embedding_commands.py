@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 from pipeline.arguments import positive_float, positive_int
+from storage.options import add_endpoint_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,8 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("root", metavar="ROOT", help="the unpacked openmic-2018 folder")
     parser.add_argument("--store", required=True, metavar="URL", help="store path or fsspec URL")
     parser.add_argument("--prune", action="store_true", help="remove clips the dataset no longer lists")
-    parser.add_argument("--endpoint-url", default=None, metavar="URL",
-                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(handler=run_import)
 
@@ -54,8 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (corruption, order, initialisation)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto uses CUDA when available, else the CPU")
-    parser.add_argument("--endpoint-url", default=None, metavar="URL",
-                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(parser)
     parser.set_defaults(handler=run_pretrain)
 
     parser = subparsers.add_parser(
@@ -77,31 +76,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_fetch_musicnn)
 
 
-def _storage_options(endpoint_url: str | None) -> dict | None:
-    return {"client_kwargs": {"endpoint_url": endpoint_url}} if endpoint_url else None
-
-
 def run_import(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Import; exit 0 when every clip is imported or unchanged, 1 when some failed."""
     from pipeline.openmic_import import import_openmic_vggish
+    from storage.options import storage_options
 
     out = out or sys.stdout
-    summary = import_openmic_vggish(args.root, args.store, storage_options=_storage_options(args.endpoint_url),
-                                    prune=args.prune)
+    summary = import_openmic_vggish(args.root, args.store, prune=args.prune,
+                                    storage_options=storage_options(endpoint_url=args.endpoint_url))
     out.write((json.dumps(summary.to_json(), indent=1) if args.json else summary.text()) + "\n")
     return 1 if summary.failed else 0
 
 
 def run_pretrain(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
-    from features.vggish import default_device
     from pipeline.pretrain import pretrain_embedding
+    from storage.options import storage_options
+    from training.device import resolve_device
 
     out = out or sys.stdout
-    device = str(default_device()) if args.device == "auto" else args.device
+    device = str(resolve_device(args.device))  # as instrec train: auto falls back with a warning, cuda or error
     result = pretrain_embedding(
         args.store, out=args.out, features=args.features, objective=args.objective, steps=args.steps,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, split=args.split, seed=args.seed,
-        device=device, storage_options=_storage_options(args.endpoint_url),
+        device=device, storage_options=storage_options(endpoint_url=args.endpoint_url),
     )
     out.write(f"{result.out}: pretrained VGGish encoder ({len(result.losses)} steps, loss "
               f"{result.losses[0]:.4f} -> {result.losses[-1]:.4f}), sha256 {result.sha256}\n"

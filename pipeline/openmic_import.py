@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from pipeline.readers import openmic_vggish_path, read_dataset
 from pipeline.readers.files import check_inside_root
 from pipeline.track import DatasetError, InstrecError, Track, TrackProblem
 from storage.schema import FeatureSetSpec, TrackMeta
+
+if TYPE_CHECKING:
+    from storage.store import FeatureStore
 
 FRAME_COUNT_SLACK = 1  # examples the file may differ from the audio's grid before a warning
 
@@ -194,7 +197,7 @@ def import_openmic_vggish(
     return summary
 
 
-def _import_one(store: Any, track: Track, *, root: Path, spec: FeatureSetSpec, config: OpenMICVGGishConfig,
+def _import_one(store: FeatureStore, track: Track, *, root: Path, spec: FeatureSetSpec, config: OpenMICVGGishConfig,
                 summary: ImportSummary) -> None:
     """Import one clip unless unchanged; a bad clip is recorded in ``summary``, never raised."""
     path = openmic_vggish_path(root, track.track_id)

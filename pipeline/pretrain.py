@@ -18,13 +18,16 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from features.vggish import EXAMPLE_FRAMES
 from pipeline.track import InstrecError
 from pipeline.vggish_options import sidecar_of
+
+if TYPE_CHECKING:
+    from storage.store import FeatureSetReader
 
 INPUT_FEATURES = "vggish-input"
 
@@ -39,7 +42,7 @@ class PretrainResult:
     sidecar: dict
 
 
-def example_batches(reader: Any, *, split: str = "train", batch_size: int = 32, seed: int = 0) -> Iterator[np.ndarray]:
+def example_batches(reader: FeatureSetReader, *, split: str = "train", batch_size: int = 32, seed: int = 0) -> Iterator[np.ndarray]:
     """Endless batches of random 96-frame examples ``[shape=(batch_size, 96, 64)]`` float32.
 
     A track is drawn with probability proportional to its length, then a start frame
@@ -68,7 +71,7 @@ def example_batches(reader: Any, *, split: str = "train", batch_size: int = 32, 
         yield batch
 
 
-def steps_for_epochs(reader: Any, *, epochs: float, split: str, batch_size: int) -> int:
+def steps_for_epochs(reader: FeatureSetReader, *, epochs: float, split: str, batch_size: int) -> int:
     """Steps that show each 0.96 s of the split's audio ``epochs`` times on average."""
     examples = sum(e.n_frames // EXAMPLE_FRAMES for e in reader.tracks(split))
     return max(1, math.ceil(epochs * examples / batch_size))

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import TextIO
 
+from storage.options import add_endpoint_url
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``store`` command with its ``info`` and ``verify`` subcommands."""
@@ -19,8 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                       "classes and label density per class, as JSON.")
     info.add_argument("url", metavar="URL", help="store path or fsspec URL")
     info.add_argument("--no-frame-density", action="store_true", help="skip reading frame labels")
-    info.add_argument("--endpoint-url", default=None, metavar="URL",
-                      help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(info)
     info.set_defaults(handler=run_info)
     verify = sub.add_parser("verify", help="check a store's consistency; non-zero exit when broken",
                             description="Check the manifest against the arrays: shapes, frame counts, missing "
@@ -32,8 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--repair", action="store_true",
                         help="restore a damaged manifest.json from the newest readable snapshot, delete uncommitted "
                              "versions and uncommit broken tracks (re-extract them after)")
-    verify.add_argument("--endpoint-url", default=None, metavar="URL",
-                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(verify)
     verify.set_defaults(handler=run_verify)
     export = sub.add_parser("export", help="write a split of a feature set as Parquet or NumPy (.npz)",
                             description="Every frame of the split's committed tracks with its track id, time, "
@@ -43,8 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--feature-set", default="logmel", help="feature set name or key")
     export.add_argument("--split", default=None, help="train, validation, test (default: every track)")
     export.add_argument("--out", required=True, help="file to write: .parquet, or .npz for NumPy")
-    export.add_argument("--endpoint-url", default=None, metavar="URL",
-                        help="S3 endpoint (e.g. http://127.0.0.1:9000; default: AWS)")
+    add_endpoint_url(export)
     export.add_argument("--snapshot", default=None, metavar="ID", help="export this snapshot (`instrec store log`); default: the latest")
     export.set_defaults(handler=run_export)
     log = sub.add_parser("log", help="list the snapshots the store keeps (id, time, tracks, run)",
@@ -53,8 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                      "committed tracks per feature set and the run that committed it.")
     log.add_argument("url", metavar="URL", help="store path or fsspec URL")
     log.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    log.add_argument("--endpoint-url", default=None, metavar="URL",
-                     help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(log)
     log.set_defaults(handler=run_log)
     expire = sub.add_parser("expire", help="delete snapshots replaced long ago and the data only they refer to",
                             description="Delete every snapshot replaced more than DURATION ago (the latest is "
@@ -63,8 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     expire.add_argument("url", metavar="URL", help="store path or fsspec URL")
     expire.add_argument("--older-than", required=True, metavar="DURATION", type=_duration,
                         help="e.g. 7d, 12h, 30m, 0s (0s keeps only the latest snapshot)")
-    expire.add_argument("--endpoint-url", default=None, metavar="URL",
-                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(expire)
     expire.set_defaults(handler=run_expire)
     tag = sub.add_parser("tag", help="name a snapshot so that expiry keeps it (or remove the name)",
                          description="Name a snapshot (default: the latest); `store expire` never removes a tagged "
@@ -73,8 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tag.add_argument("name", metavar="NAME", help="letters, digits, '.', '_', '-' (e.g. paper-2026)")
     tag.add_argument("--snapshot", default=None, metavar="ID", help="the snapshot to name; default: the latest")
     tag.add_argument("--delete", action="store_true", help="remove the tag (the snapshot may then expire)")
-    tag.add_argument("--endpoint-url", default=None, metavar="URL",
-                     help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(tag)
     tag.set_defaults(handler=run_tag)
     rollback = sub.add_parser("rollback", help="make an older snapshot the latest again (a new commit)",
                               description="Commit a new snapshot holding exactly the tracks of SNAPSHOT (an id from "
@@ -82,8 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "deleted: the snapshots in between stay until they expire.")
     rollback.add_argument("url", metavar="URL", help="store path or fsspec URL")
     rollback.add_argument("snapshot", metavar="SNAPSHOT", help="snapshot id or tag to return to")
-    rollback.add_argument("--endpoint-url", default=None, metavar="URL",
-                          help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(rollback)
     rollback.set_defaults(handler=run_rollback)
 
 
@@ -97,7 +92,9 @@ def _duration(text: str) -> float:
 
 
 def _options(args: argparse.Namespace) -> dict | None:
-    return {"client_kwargs": {"endpoint_url": args.endpoint_url}} if args.endpoint_url else None
+    from storage.options import storage_options
+
+    return storage_options(endpoint_url=args.endpoint_url)
 
 
 def run_info(args: argparse.Namespace, *, out: TextIO | None = None) -> int:

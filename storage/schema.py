@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from storage.layout import feature_key
+
+if TYPE_CHECKING:
+    from features.base import FeatureConfig
 
 DEFAULT_CHUNK_FRAMES = 512
 
@@ -76,7 +79,7 @@ class FeatureSetSpec:
         return frame_dim_names(self.name, self.frame_shape)
 
     @classmethod
-    def from_config(cls, config: Any, *, dtype: str = "float16", chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> "FeatureSetSpec":
+    def from_config(cls, config: FeatureConfig, *, dtype: str = "float16", chunk_frames: int = DEFAULT_CHUNK_FRAMES) -> "FeatureSetSpec":
         """The spec of a ``features.base.FeatureConfig``."""
         from features.base import config_hash, config_params
 

@@ -514,7 +514,7 @@ def open_store(url: str, *, mode: str = "r", storage_options: dict | None = None
         ``r`` read the committed state; ``a`` create-or-append, holding the writer lock until
         :meth:`FeatureStore.close`.
     storage_options : dict, optional
-        fsspec options, e.g. ``{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}}``.
+        fsspec options, e.g. ``storage.options.storage_options(endpoint_url="http://127.0.0.1:9000")``.
     snapshot : str, optional
         Read this snapshot (an id from ``instrec store log``, as each run records it) instead of the
         latest; only with ``mode="r"``.  It stays readable until ``instrec store expire`` removes it.

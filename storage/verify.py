@@ -24,7 +24,7 @@ from storage.layout import (
     LOCK, ROOT_METADATA, MissingChunkError, feature_key, list_versions, publish_bytes, read_json, resolve,
 )
 from storage.locking import StoreLock
-from storage.store import FeatureStore, ManifestError, open_store
+from storage.store import FeatureSetReader, FeatureStore, ManifestError, open_store
 
 
 @dataclass
@@ -169,7 +169,7 @@ def _check_feature_set(store: FeatureStore, key: str, doc: dict, report: VerifyR
             report.problems += [f"{key}/{track_id} stems ({group['path']}): {p}" for p in problems]
 
 
-def _check_stem_group(store: FeatureStore, reader: Any, track_id: str, group: dict, doc: dict,
+def _check_stem_group(store: FeatureStore, reader: FeatureSetReader, track_id: str, group: dict, doc: dict,
                       frame_shape: tuple[int, ...], *, deep: bool) -> list[str]:
     """Problems of one committed stem group: arrays, shapes, chunks, hashes, slots, values."""
     import zarr

@@ -31,7 +31,7 @@ class VersionWriter:
     url : str
         Store URL (local path or fsspec URL).
     storage_options : dict, optional
-        fsspec options (``{"client_kwargs": {"endpoint_url": ...}}`` for S3).
+        fsspec options (:func:`storage.options.storage_options` for an S3 endpoint).
     nonce : str
         Per-run suffix of version paths (never reused, so committed data is never overwritten).
     """

@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.arguments import Default, given_options, non_negative_int, positive_float, positive_int, probability
 from pipeline.track import InstrecError
+from storage.options import add_endpoint_url
 from training.choices import AUGMENTATIONS, DEVICES, MODEL_NAMES, MONITORS
 from training.config import TrainConfig
 
@@ -59,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "lr, ...), or a run's config.json; options given here override it (default: none)")
     p.add_argument("--store", default=Default(None), metavar="URL",
                    help="feature store path or fsspec URL (s3://bucket/path); required unless --config gives it")
+    add_endpoint_url(p, default=Default(None))  # the training and the validation store
     p.add_argument("--features", default=Default(d.features), metavar="SPEC",
                    help="feature set: a name (logmel), a store key (logmel-1a2b3c4d) or a name with the parameters "
                         "it was extracted with (logmel:n_mels=64,hop_length=256)")
@@ -158,9 +160,8 @@ _FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` of parsed ``train`` arguments (``--config`` file, then the options given)."""
-    from pipeline.feature_specs import feature_set_key
-
+    """The :class:`TrainConfig` of parsed ``train`` arguments (``--config`` file, then the options given),
+    built by :meth:`TrainConfig.from_options` as the ``train-model`` flow builds it."""
     values: dict[str, Any] = {}
     config_file = getattr(args, "config", None)
     if config_file is not None:
@@ -173,11 +174,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             values["model_options"] = _model_options(value)
         elif name in _FIELDS:
             values[name] = value
-    if given.get("attention"):
-        model = values.get("model", DEFAULTS.model)
-        if model != "crnn-gru":
-            raise TrainOptionError(f"--attention applies to --model crnn-gru only, not {model!r}")
-        values["model_options"] = {**dict(values.get("model_options", {})), "attention": True}
     missing = [name for name in ("store", "out") if values.get(name) is None]
     if missing:
         raise TrainOptionError(f"{' and '.join('--' + m for m in missing)} required: give them on the command line "
@@ -185,9 +181,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values.setdefault("features", DEFAULTS.features)
     values.setdefault("model", DEFAULTS.model)
     try:
-        values["features"] = feature_set_key(str(values["features"]))
-        return TrainConfig.from_json(values)
-    except (ValueError, TypeError) as exc:
+        return TrainConfig.from_options(values, attention=bool(given.get("attention")),
+                                        endpoint_url=given.get("endpoint_url"))
+    except ValueError as exc:
         where = f"{config_file}: " if config_file is not None else ""
         raise TrainOptionError(f"{where}{exc}") from None
 

@@ -165,6 +165,53 @@ class TrainConfig:
                 values[name] = tuple(values[name])
         return cls(**values)
 
+    @classmethod
+    def from_options(cls, values: Mapping[str, Any], *, attention: bool = False,
+                     endpoint_url: str | None = None) -> "TrainConfig":
+        """The configuration of a user's options: how ``instrec train`` and the ``train-model`` flow
+        both build it, so that they apply the same rules.
+
+        Parameters
+        ----------
+        values : mapping
+            TrainConfig fields (:meth:`from_json` form); ``features`` may be a name, a store key or a
+            name with the parameters it was extracted with (``logmel:n_mels=64,hop_length=256``).
+        attention : bool
+            Add self-attention after the GRU (``model_options["attention"]``); crnn-gru only.
+        endpoint_url : str or None
+            S3 endpoint of ``s3://`` stores, turned into ``storage_options``
+            (:func:`storage.options.storage_options`, merged with any given).
+
+        Raises
+        ------
+        ValueError
+            One line naming what is wrong (an unknown key, a missing field, a bad value, attention
+            on another model).
+        """
+        from pipeline.feature_specs import feature_set_key
+        from storage.options import storage_options
+
+        values = dict(values)
+        model = values.get("model")
+        if attention:
+            if model != "crnn-gru":
+                raise ValueError(f"attention applies to model crnn-gru only, not {model!r}; "
+                                 "drop it or train crnn-gru")
+            values["model_options"] = {**dict(values.get("model_options") or {}), "attention": True}
+        if endpoint_url:
+            values["storage_options"] = storage_options(endpoint_url=endpoint_url,
+                                                        extra=values.get("storage_options"))
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                   and values.get(f.name) is None]
+        if missing:
+            raise ValueError(f"invalid training configuration: {', '.join(missing)} required")
+        values["features"] = feature_set_key(str(values["features"]))
+        try:
+            return cls.from_json(values)
+        except TypeError as exc:
+            raise ValueError(f"invalid training configuration: {exc}") from None
+
     def resumable_from(self, other: "TrainConfig") -> list[str]:
         """Fields that differ from ``other`` and make resuming its run unsafe."""
         # snapshot: resuming checks the store snapshot itself (a run resumed with --snapshot of its own is safe)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -21,14 +21,31 @@ from torch.utils.data import DataLoader, Sampler
 PRESENT = 0.5
 
 
+class TrackReader(Protocol):
+    """What the training data reads of a feature set: :class:`storage.store.FeatureSetReader`, or
+    any object with the same attributes and methods (the tests' in-memory double)."""
+
+    classes: list[str]
+    frame_shape: tuple[int, ...]
+
+    def read_features(self, track_id: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Frames ``[start, stop)`` of a track [shape=(n_frames, *frame_shape)]."""
+
+    def read_labels(self, track_id: str, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Frame labels and their known-mask [shape=(n_frames, n_classes)]."""
+
+    def read_clip(self, track_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Clip labels and their known-mask [shape=(n_classes,)]."""
+
+
 class WindowDataset(torch.utils.data.Dataset):
     """Examples ``{features, labels, label_mask, frame_mask, clip, clip_mask}`` indexed by
     ``(track_index, start_frame)``.
 
     Parameters
     ----------
-    reader : FeatureSetReader
-        The feature set to read (see the store's interface).
+    reader : TrackReader
+        The feature set to read (a store's ``FeatureSetReader``).
     track_ids : sequence of str
     n_frames : sequence of int
         Frames of each track (from the store's track entries).
@@ -44,7 +61,7 @@ class WindowDataset(torch.utils.data.Dataset):
     negative (an instrument absent from the song is absent from every window of it).
     """
 
-    def __init__(self, reader: Any, *, track_ids: Sequence[str], n_frames: Sequence[int], window: int) -> None:
+    def __init__(self, reader: TrackReader, *, track_ids: Sequence[str], n_frames: Sequence[int], window: int) -> None:
         if len(track_ids) != len(n_frames):
             raise ValueError("track_ids and n_frames must have the same length")
         if window < 1:
@@ -119,7 +136,7 @@ class LabelStatistics:
         return np.clip(ratio, 1.0, max_weight).astype(np.float32)
 
 
-def label_statistics(reader: Any, track_ids: Sequence[str]) -> LabelStatistics:
+def label_statistics(reader: TrackReader, track_ids: Sequence[str]) -> LabelStatistics:
     """Count the known labels of ``track_ids`` (reads every track's labels once)."""
     c = len(reader.classes)
     presence = np.zeros((len(track_ids), c), dtype=bool)
@@ -137,7 +154,7 @@ def label_statistics(reader: Any, track_ids: Sequence[str]) -> LabelStatistics:
     return LabelStatistics(presence, counts[0], counts[1], counts[2], counts[3])
 
 
-def feature_statistics(reader: Any, track_ids: Sequence[str], n_frames: Sequence[int], *,
+def feature_statistics(reader: TrackReader, track_ids: Sequence[str], n_frames: Sequence[int], *,
                        window: int = 1000, max_tracks: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Per-bin mean and standard deviation of the features, from a sample of the tracks.
 

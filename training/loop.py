@@ -16,7 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -24,27 +24,26 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from training.augment import Augmenter
+from training.device import resolve_device
 from training.losses import MaskedLoss
 from training.run import (
-    LAST_FILE, METRICS_FILE, MODEL_FILE, RunError, finite_or_none, load_checkpoint, model_checkpoint,
-    rng_state, save_checkpoint, set_rng_state, write_atomically,
+    RunError, finite_or_none, load_checkpoint, model_checkpoint, rng_state, save_checkpoint, set_rng_state,
+    write_atomically,
+)
+from training.run_files import (
+    CLASSES_FILE, CONFIG_FILE, FEATURES_FILE, LAST_FILE, LOSS_CURVE_FILE, METRICS_FILE, MODEL_FILE, STORE_FILE,
+    TRAINING_DATA_FILE,
 )
 from training.validation import score_predictions
 
+if TYPE_CHECKING:
+    from storage.store import FeatureSetReader, FeatureStore, TrackEntry
+    from training.config import TrainConfig
+    from training.data import LabelStatistics, TrackReader, WindowDataset
+    from training.remix import RemixDataset, RemixSampler
+    from training.sampler import RandomWindowSampler
+
 log = logging.getLogger(__name__)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU with a warning; ``cuda`` without CUDA is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        log.warning("no CUDA device found: training on the CPU (pass --device cpu to silence this)")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RunError("--device cuda was requested but torch sees no CUDA device; "
-                       "install the CUDA build of torch or use --device cpu")
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -144,7 +143,7 @@ class FitState:
     history: list[dict[str, Any]] | None = None
 
 
-def fit(model: nn.Module, *, train_loader: Any, val_loader: Any | None, loss_fn: MaskedLoss, config: Any,
+def fit(model: nn.Module, *, train_loader: Any, val_loader: Any | None, loss_fn: MaskedLoss, config: TrainConfig,
         run_dir: Path, device: torch.device, model_meta: dict[str, Any], resume: bool = False,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Train until ``config.epochs`` or early stopping; returns the per-epoch history.
@@ -179,14 +178,14 @@ def fit(model: nn.Module, *, train_loader: Any, val_loader: Any | None, loss_fn:
     finally:  # the curve is drawn once, also after a crash or an interrupt
         if state.history:
             try:
-                plot_loss_curve(state.history, run_dir / "loss_curve.png")
+                plot_loss_curve(state.history, run_dir / LOSS_CURVE_FILE)
             except RunError as exc:  # a full disk: the weights matter, the figure does not
                 log.warning("loss curve not drawn: %s", exc)
     return state.history
 
 
 def _run_epochs(model: nn.Module, state: FitState, *, train_loader: Any, val_loader: Any | None,
-                loss_fn: MaskedLoss, config: Any, run_dir: Path, device: torch.device,
+                loss_fn: MaskedLoss, config: TrainConfig, run_dir: Path, device: torch.device,
                 model_meta: dict[str, Any], optimizer: torch.optim.Optimizer, scheduler: Any,
                 augment: Augmenter, on_epoch_end: Callable[[dict[str, Any]], None] | None) -> None:
     sampler = train_loader.sampler
@@ -251,7 +250,7 @@ def plot_loss_curve(history: list[dict[str, Any]], path: Path) -> None:
     write_atomically(path, lambda tmp: figure.savefig(tmp, dpi=100, format="png"))
 
 
-def training_priors(stats: Any, classes: list[str], dominants: list[str | None]) -> dict[str, Any]:
+def training_priors(stats: LabelStatistics, classes: list[str], dominants: list[str | None]) -> dict[str, Any]:
     """The training statistics a prior/majority baseline is built from (``training_data.json``).
 
     Parameters
@@ -283,7 +282,7 @@ def training_priors(stats: Any, classes: list[str], dominants: list[str | None])
     }
 
 
-def prepare_run_dir(config: Any, *, resume: bool) -> Path:
+def prepare_run_dir(config: TrainConfig, *, resume: bool) -> Path:
     """Create ``config.out`` for a new run, or check it matches ``config`` when resuming."""
     from training.config import TrainConfig
 
@@ -291,10 +290,10 @@ def prepare_run_dir(config: Any, *, resume: bool) -> Path:
     if resume:
         if not (run_dir / LAST_FILE).exists():
             raise RunError(f"{run_dir / LAST_FILE}: nothing to resume; train without --resume first")
-        saved = TrainConfig.from_json(json.loads((run_dir / "config.json").read_text()))
+        saved = TrainConfig.from_json(json.loads((run_dir / CONFIG_FILE).read_text()))
         changed = config.resumable_from(saved)
         if changed:
-            raise RunError(f"{run_dir}/config.json: cannot resume with changed settings {changed}; "
+            raise RunError(f"{run_dir / CONFIG_FILE}: cannot resume with changed settings {changed}; "
                            "use the original settings or a new --out directory")
     elif (run_dir / LAST_FILE).exists() or (run_dir / MODEL_FILE).exists():
         raise RunError(f"{run_dir}: already holds a training run; pass --resume to continue it "
@@ -303,7 +302,7 @@ def prepare_run_dir(config: Any, *, resume: bool) -> Path:
     return run_dir
 
 
-def train(config: Any, *, store: Any = None, resume: bool = False,
+def train(config: TrainConfig, *, store: FeatureStore | None = None, resume: bool = False,
           on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> Path:
     """Train ``config.model`` on ``config.features`` of the store; returns the run directory.
 
@@ -337,7 +336,7 @@ def train(config: Any, *, store: Any = None, resume: bool = False,
         lock.release()
 
 
-def _train(config: Any, *, store: Any, resume: bool,
+def _train(config: TrainConfig, *, store: FeatureStore | None, resume: bool,
            on_epoch_end: Callable[[dict[str, Any]], None] | None) -> Path:
     """:func:`train` once the run directory is locked."""
     from training.blocks import Standardized
@@ -353,10 +352,10 @@ def _train(config: Any, *, store: Any, resume: bool,
                            snapshot=config.snapshot)
     reader = store.feature_set(config.features)
     run_dir = prepare_run_dir(config, resume=resume)
-    if resume and (run_dir / "store.json").exists():
-        started = json.loads((run_dir / "store.json").read_text()).get("snapshot_id")
+    if resume and (run_dir / STORE_FILE).exists():
+        started = json.loads((run_dir / STORE_FILE).read_text()).get("snapshot_id")
         if started != store.snapshot_id:
-            raise RunError(f"{run_dir}/store.json: the run started on store snapshot {started} but "
+            raise RunError(f"{run_dir / STORE_FILE}: the run started on store snapshot {started} but "
                            f"{store.url} is now at {store.snapshot_id}; resuming would train on other "
                            f"data: resume with --snapshot {started}, or start a new run with another --out directory")
     device = resolve_device(config.device)
@@ -382,7 +381,7 @@ def _train(config: Any, *, store: Any, resume: bool,
                                  factor=config.oversample)
     workers = default_workers(device) if config.workers is None else config.workers
 
-    def dataset(source: Any, tracks: list[Any]) -> WindowDataset:
+    def dataset(source: TrackReader, tracks: list[TrackEntry]) -> WindowDataset:
         return WindowDataset(source, track_ids=[t.track_id for t in tracks],
                              n_frames=[t.n_frames for t in tracks], window=config.window)
 
@@ -410,12 +409,12 @@ def _train(config: Any, *, store: Any, resume: bool,
     if model.uses_statistics:  # a raw-input model (pcen front end) keeps mean 0, std 1
         model.set_statistics(*map(torch.from_numpy, feature_statistics(
             reader, train_set.track_ids, train_set.n_frames, window=max(config.window, 1000))))
-    write_json(run_dir / "config.json", config.to_json())
-    write_json(run_dir / "classes.json", classes)
-    write_json(run_dir / "features.json", describe_features(reader))
-    write_json(run_dir / "store.json", {"url": str(store.url), "dataset": store.dataset,
+    write_json(run_dir / CONFIG_FILE, config.to_json())
+    write_json(run_dir / CLASSES_FILE, classes)
+    write_json(run_dir / FEATURES_FILE, describe_features(reader))
+    write_json(run_dir / STORE_FILE, {"url": str(store.url), "dataset": store.dataset,
                                         "snapshot_id": store.snapshot_id})
-    write_json(run_dir / "training_data.json", {
+    write_json(run_dir / TRAINING_DATA_FILE, {
         "train_tracks": len(train_tracks), "validation_tracks": len(val_tracks),
         "validation_store": config.validation_store,
         "remix": config.remix, "remix_stems": len(loader_set.pool) if config.remix > 0 else 0,
@@ -432,7 +431,7 @@ def _train(config: Any, *, store: Any, resume: bool,
     return run_dir
 
 
-def validation_reader(config: Any, reader: Any, store: Any) -> Any:
+def validation_reader(config: TrainConfig, reader: FeatureSetReader, store: FeatureStore) -> FeatureSetReader:
     """The feature set the validation split is read from: the training store's, or the same
     feature set (by configuration hash) of ``config.validation_store``."""
     if not config.validation_store:
@@ -451,7 +450,8 @@ def validation_reader(config: Any, reader: Any, store: Any) -> Any:
     return other.feature_set(matches[0])
 
 
-def remixing(config: Any, reader: Any, store: Any, train_set: Any, sampler: Any) -> tuple[Any, Any]:
+def remixing(config: TrainConfig, reader: FeatureSetReader, store: FeatureStore, train_set: WindowDataset,
+             sampler: RandomWindowSampler) -> tuple[RemixDataset, RemixSampler]:
     """The training dataset and sampler with remixes of the training split's stems (``config.remix``)."""
     from features.mixing import mixing_domain
     from training.remix import RemixDataset, RemixOptions, RemixSampler, StemPool

@@ -17,13 +17,18 @@ and resumable, with or without DataLoader workers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from features.mixing import MixingDomain, mix_frames
+
+if TYPE_CHECKING:
+    from storage.store import FeatureSetReader
+    from training.data import WindowDataset
+    from training.sampler import RandomWindowSampler
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class StemPool:
         The store's vocabulary (label columns).
     """
 
-    def __init__(self, reader: Any, split: str, classes: Sequence[str]) -> None:
+    def __init__(self, reader: FeatureSetReader, split: str, classes: Sequence[str]) -> None:
         self.reader = reader
         self.classes = list(classes)
         index = {name: i for i, name in enumerate(self.classes)}
@@ -110,7 +115,7 @@ class RemixDataset(Dataset):
     example dict (``features, labels, label_mask, frame_mask, clip, clip_mask``).
     """
 
-    def __init__(self, base: Any, pool: StemPool, *, options: RemixOptions, domain: MixingDomain) -> None:
+    def __init__(self, base: WindowDataset, pool: StemPool, *, options: RemixOptions, domain: MixingDomain) -> None:
         if not len(pool):
             raise ValueError("the stem pool is empty: no stems to remix")
         self.base, self.pool, self.options, self.domain = base, pool, options, domain
@@ -189,7 +194,7 @@ class RemixSampler(Sampler):
     are remixed and their seeds depend only on ``(seed, epoch)``.
     """
 
-    def __init__(self, base: Any, *, probability: float, seed: int = 0) -> None:
+    def __init__(self, base: RandomWindowSampler, *, probability: float, seed: int = 0) -> None:
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"remix probability must be in [0, 1], got {probability}")
         self.base, self.probability, self.seed = base, float(probability), int(seed)

@@ -1,6 +1,6 @@
 """The run directory: what a training run leaves behind, and loading it back for prediction.
 
-Layout of ``RUN/``::
+Layout of ``RUN/`` (the names are constants of :mod:`training.run_files`)::
 
     config.json      the exact TrainConfig
     classes.json     the class vocabulary, in output order
@@ -28,7 +28,7 @@ import pickle
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import torch
@@ -37,13 +37,13 @@ from torch import nn
 from pipeline.track import InstrecError
 from training.blocks import Standardized
 from training.registry import build_model
+from training.run_files import (
+    CLASSES_FILE, CONFIG_FILE, FEATURES_FILE, LEGACY_MICRO_THRESHOLD_FILE, METRICS_FILE, MODEL_FILE, STORE_FILE,
+    THRESHOLDS_FILE,
+)
 
-MODEL_FILE = "model.pt"
-LAST_FILE = "last.pt"
-METRICS_FILE = "metrics.jsonl"
-THRESHOLDS_FILE = "thresholds.json"
-# Written by instrec < 0.2 beside a flat thresholds.json; read for old runs only.
-LEGACY_MICRO_THRESHOLD_FILE = "micro_threshold.json"
+if TYPE_CHECKING:
+    from storage.store import FeatureSetReader
 
 
 class RunError(InstrecError):
@@ -170,7 +170,7 @@ def save_decision(run_dir: str | Path, doc: Mapping[str, Any]) -> Path:
     saved one's, so a re-tuned run says so.
     """
     run_dir = Path(run_dir)
-    classes = read_json(run_dir / "classes.json")
+    classes = read_json(run_dir / CLASSES_FILE)
     per_class = dict(doc.get("per_class", {}))
     unknown = sorted(set(per_class) - set(classes))
     if unknown:
@@ -211,7 +211,7 @@ def remove_run(run_dir: str | Path) -> None:
     run_dir = Path(run_dir)
     if not run_dir.exists():
         return
-    if not (run_dir / "config.json").is_file() and any(run_dir.iterdir()):
+    if not (run_dir / CONFIG_FILE).is_file() and any(run_dir.iterdir()):
         raise RunError(f"{run_dir}: not a run directory (no config.json) and not empty; refusing to delete it, "
                        "choose another --out")
     shutil.rmtree(run_dir)
@@ -316,10 +316,10 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Load
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: no such run directory; train one with `instrec train --out {run_dir}`")
-    config = read_json(run_dir / "config.json")
-    classes = list(read_json(run_dir / "classes.json"))
-    features = read_json(run_dir / "features.json")
-    store = read_json(run_dir / "store.json") if (run_dir / "store.json").exists() else {}
+    config = read_json(run_dir / CONFIG_FILE)
+    classes = list(read_json(run_dir / CLASSES_FILE))
+    features = read_json(run_dir / FEATURES_FILE)
+    store = read_json(run_dir / STORE_FILE) if (run_dir / STORE_FILE).exists() else {}
     checkpoint = load_checkpoint(run_dir / MODEL_FILE)
     if checkpoint.get("format") != "instrec-model-1" or "state_dict" not in checkpoint:
         raise RunError(f"{run_dir / MODEL_FILE}: not an instrec model checkpoint (no format marker)")
@@ -352,7 +352,7 @@ def load_run(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Load
     )
 
 
-def describe_features(reader: Any) -> dict[str, Any]:
+def describe_features(reader: FeatureSetReader) -> dict[str, Any]:
     """The ``features.json`` record of a feature set reader."""
     return {
         "name": reader.name, "key": reader.key, "params": dict(reader.params),

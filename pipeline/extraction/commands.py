@@ -13,6 +13,7 @@ from pipeline.musicnn_options import add_musicnn_arguments, musicnn_options_from
 from pipeline.readers import DATASETS
 from pipeline.track import InstrecError
 from pipeline.vggish_options import add_vggish_arguments, build_feature_configs, vggish_options_from_args
+from storage.options import add_endpoint_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,8 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--taxonomy", default=None,
                         help="class vocabulary; Slakh: inst_class (the default), program or slakh34")
     parser.add_argument("--prune", action="store_true", help="remove tracks whose sources are gone")
-    parser.add_argument("--endpoint-url", default=None, metavar="URL",
-                        help="S3 endpoint (e.g. http://127.0.0.1:9000); default: AWS")
+    add_endpoint_url(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--batch-seconds", type=positive_float, default=120.0, metavar="S",
                         help="audio per Dask task; smaller spreads a small run over more workers of a big cluster")
@@ -64,11 +64,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 STEM_DATASETS = ("aam", "slakh", "demo")
 
 
-def storage_options_for(endpoint_url: str | None) -> dict | None:
-    """fsspec options from the command line (credentials come from the environment)."""
-    return {"client_kwargs": {"endpoint_url": endpoint_url}} if endpoint_url else None
-
-
 def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Extract; exit 0 when every track is done or skipped, 1 when some failed."""
     from features.activity import ActivityConfig
@@ -77,6 +72,7 @@ def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from pipeline.feature_specs import FeatureSpecError, split_feature_list
     from pipeline.readers import read_dataset
     from pipeline.readers.files import SourceHashCache
+    from storage.options import storage_options
 
     out = out or sys.stdout
     try:
@@ -85,7 +81,7 @@ def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         raise InstrecError(f"--features: {exc}") from None
     if not names:
         raise InstrecError("--features is empty; name at least one feature set, e.g. --features logmel")
-    options = vggish_options_from_args(args, storage_options=storage_options_for(args.endpoint_url))
+    options = vggish_options_from_args(args, storage_options=storage_options(endpoint_url=args.endpoint_url))
     configs = build_feature_configs(names, vggish=options, musicnn=musicnn_options_from_args(args))
     targets = [FeatureTarget.from_config(config) for config in configs]
     activity = None
@@ -95,7 +91,7 @@ def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         except ValueError as exc:
             raise InstrecError(f"--activity: {exc}") from None
     stems, activity = label_settings(args.store, stems=args.stems, activity=activity,
-                                     storage_options=storage_options_for(args.endpoint_url))
+                                     storage_options=storage_options(endpoint_url=args.endpoint_url))
     needs_stems = stems or activity.needs_stem_audio
     if needs_stems and args.dataset not in STEM_DATASETS:
         raise InstrecError(f"--stems / --activity stem-energy: {args.dataset} tracks have no stems; "
@@ -105,7 +101,7 @@ def run_extract(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     tracks = read_dataset(args.dataset, args.root, taxonomy=args.taxonomy, hash_cache=hash_cache, **reader_options)
     summary = extract_dataset(
         tracks, args.store, targets=targets, workers=args.workers, dask_address=args.dask_address,
-        prune=args.prune, storage_options=storage_options_for(args.endpoint_url),
+        prune=args.prune, storage_options=storage_options(endpoint_url=args.endpoint_url),
         progress=not args.no_progress, hash_cache=hash_cache, max_batch_seconds=args.batch_seconds,
         stems=stems, activity=activity,
     )

@@ -106,7 +106,8 @@ def test_training_progress_and_warnings_reach_the_run_log(prefect_harness, store
             return [] if split == "validation" else self.reader.tracks(split)
 
     monkeypatch.setattr(loop, "validation_reader", lambda config, reader, store: NoValidationTracks(reader))
-    state = train_model(store=store_template, out=str(tmp_path / "run"), model="mlp", epochs=2, device="cpu",
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)  # auto: the CPU, with the library's warning
+    state = train_model(store=store_template, out=str(tmp_path / "run"), model="mlp", epochs=2, device="auto",
                         options={"batch_size": 4, "window": 32, "augment": [], "workers": 0, "steps_per_epoch": 2},
                         return_state=True)
     assert state.is_completed(), state.message
@@ -115,6 +116,7 @@ def test_training_progress_and_warnings_reach_the_run_log(prefect_harness, store
     assert any(line.startswith("epoch 1: ") and "train_loss" in line for line in logs)  # per-epoch metrics
     assert any(line.startswith("epoch 2: ") for line in logs)
     assert any("no 'validation' tracks: the best checkpoint is chosen by training loss" in line for line in logs)
+    assert any(line.startswith("no CUDA device found: training on the CPU") for line in logs)
 
 
 def test_the_evaluation_artifact_links_the_report(prefect_harness, tmp_path, monkeypatch):
@@ -161,3 +163,45 @@ def test_reprocessed_predictions_are_named_by_track_id(tmp_path, monkeypatch):
         "Track00013": "Track00013.json", "Track00014": "Track00014.json"}
     assert json.loads(Path(predicted["Track00014"]["json"]).read_text())["audio"] == audio["Track00014"]
     assert SONGS  # the shared corpus constants stay importable
+
+
+def test_train_model_applies_the_cli_rules_and_device_choice(prefect_harness, store_template, tmp_path, monkeypatch):
+    """``attention`` on crnn and ``device="cuda"`` without CUDA fail the run with the one line
+    `instrec train` prints, before anything is written."""
+    import torch
+
+    from flows.train import train_model
+
+    out = tmp_path / "run"
+    state = train_model(store=store_template, out=str(out), model="crnn", options={"attention": True},
+                        return_state=True)
+    assert state.is_failed()
+    assert state.message == ("parameters: attention applies to model crnn-gru only, not 'crnn'; "
+                             "drop it or train crnn-gru")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    state = train_model(store=store_template, out=str(out), model="mlp", device="cuda", return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("device cuda was requested but torch sees no CUDA device")
+    assert "\n" not in state.message and not out.exists()
+
+
+def test_every_deployment_s_parameters_fit_its_flow_s_schema():
+    """What the server checks when ``prefect deploy`` registers prefect.yaml (``enforce_parameter_schema``):
+    a parameter added to a deployment (``keep_history: 1d``) must be one the flow takes, of its type."""
+    import importlib
+
+    import yaml
+    from prefect.utilities.schema_tools.validation import validate
+
+    deployments = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())["deployments"]
+    checked = set()
+    for deployment in deployments:
+        path, name = deployment["entrypoint"].split(":")
+        flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+        schema = parameter_schema(flow.fn).model_dump_for_openapi()
+        validate(deployment.get("parameters", {}), schema, raise_on_error=True, ignore_required=True)
+        assert set(deployment.get("parameters", {})) <= set(schema["properties"]), deployment["name"]
+        checked.add(name)
+    assert "reprocess_new_songs" in checked
+    (reprocess,) = [d for d in deployments if d["entrypoint"].endswith(":reprocess_new_songs")]
+    assert reprocess["parameters"]["keep_history"] == "1d"

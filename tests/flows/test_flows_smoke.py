@@ -180,7 +180,7 @@ def test_reprocess_new_songs_flow_adds_exactly_the_new_song(prefect_harness, sto
     store = str(tmp_path / "store.zarr")
     shutil.copytree(store_template, store)
     nothing = reprocess_new_songs(dataset="slakh", root=str(root), store=store, workers=1)
-    assert nothing["added"] == [] and nothing["extraction"] is None
+    assert nothing["added"] == [] and nothing["extraction"] is None and nothing["history"] is None  # no commit
     assert open_store(store).feature_set(logmel_key).tracks() == open_store(store_template).feature_set(
         logmel_key).tracks()
 
@@ -189,6 +189,46 @@ def test_reprocess_new_songs_flow_adds_exactly_the_new_song(prefect_harness, sto
     assert result["added"] == [NEW] and result["predictions"] is None
     assert sorted(result["scan"]["unchanged"]) == IDS
     assert [e.track_id for e in open_store(store).feature_set(logmel_key).tracks()] == IDS + [NEW]
+    # keep_history="1d" (the default): the snapshot this run replaced stays readable
+    assert result["history"]["expired"] == [] and result["history"]["deleted_versions"] == 0
+    assert len(snapshot_log(store)) == len(snapshot_log(store_template)) + 1
+
+
+def snapshot_log(url: str) -> list:
+    from storage.history import snapshot_log as log
+
+    store = open_store(url)
+    return log(store.location, store.manifest)
+
+
+def test_reprocess_new_songs_expires_old_snapshots_after_a_commit(prefect_harness, store_template, copy_corpus,
+                                                                 tmp_path, logmel_key):
+    """A store reprocessed on a schedule does not keep every snapshot forever: ``keep_history``."""
+    from flows.reprocess import reprocess_new_songs
+    from storage.errors import StoreError
+
+    root = copy_corpus()
+    store = str(tmp_path / "store.zarr")
+    shutil.copytree(store_template, store)
+    before = open_store(store)
+    render_corpus(root, songs=SONGS + 1)
+    result = reprocess_new_songs(dataset="slakh", root=str(root), store=store, workers=1, keep_history="0s")
+    assert result["added"] == [NEW] and before.snapshot_id in result["history"]["expired"]
+    (latest,) = snapshot_log(store)  # only the latest is left
+    assert latest.snapshot_id == result["extraction"]["snapshot_id"]
+    with pytest.raises(StoreError, match=r"is not in the store \(expired by `instrec store expire`"):
+        open_store(store, snapshot=before.snapshot_id)
+    assert [e.track_id for e in open_store(store).feature_set(logmel_key).tracks()] == IDS + [NEW]
+
+
+def test_reprocess_keep_history_is_a_duration_or_none(tmp_path):
+    from flows.params import FlowParameterError, ReprocessParams, parse_parameters
+
+    params = dict(dataset="slakh", root=str(tmp_path), store="s.zarr")
+    assert parse_parameters(ReprocessParams, **params).keep_history_s() == 86400
+    assert parse_parameters(ReprocessParams, **params, keep_history=None).keep_history_s() is None
+    with pytest.raises(FlowParameterError, match=r"^parameter keep_history='a week': 'a week' is not a duration"):
+        parse_parameters(ReprocessParams, **params, keep_history="a week")
 
 
 def test_reprocess_new_songs_flow_leaves_building_the_store_to_extract_features(prefect_harness, corpus_template,
@@ -239,3 +279,18 @@ def test_extract_params_take_feature_parameters(tmp_path):
     assert feature_keys(params.features)[0] == feature_set_key("logmel:n_mels=64")
     with pytest.raises(ValueError, match="unexpected keyword argument 'n_mel'"):
         ExtractParams(dataset="slakh", root=str(tmp_path), store="s", features=["logmel:n_mel=64"])
+
+
+def test_expiry_leaves_a_busy_store_for_the_next_run(store_template, tmp_path):
+    from prefect.logging import disable_run_logger
+
+    from flows.params import ReprocessParams
+    from flows.reprocess import expire_old_snapshots
+
+    store = str(tmp_path / "store.zarr")
+    shutil.copytree(store_template, store)
+    params = ReprocessParams(dataset="slakh", root=str(tmp_path), store=store, keep_history="0s")
+    with open_store(store, mode="a"), disable_run_logger():  # another writer holds the lock
+        assert expire_old_snapshots.fn(params) is None
+    with disable_run_logger():
+        assert expire_old_snapshots.fn(params)["kept"] >= 1

@@ -81,3 +81,16 @@ def test_pretrain_refuses_other_feature_sets(input_store, tmp_path):
                      str(tmp_path / "x.pth"), "--steps", "1"])
     with pytest.raises(InstrecError, match="no 'train' track"):
         run_command(["pretrain-embedding", "--store", url, "--out", str(tmp_path / "x.pth"), "--steps", "1"])
+
+
+def test_pretrain_on_cuda_without_cuda_is_the_one_line_error_of_train(input_store, tmp_path, monkeypatch):
+    import torch
+
+    from training.device import DeviceError
+
+    _, url = input_store
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="^device cuda was requested but torch sees no CUDA device"):
+        run_command(["pretrain-embedding", "--store", url, "--out", str(tmp_path / "x.pth"), "--steps", "1",
+                     "--device", "cuda"])
+    assert not (tmp_path / "x.pth").exists()

@@ -31,7 +31,7 @@ def test_attention_switch_and_augment_list():
 
 
 def test_bad_options_are_one_line_errors():
-    with pytest.raises(TrainOptionError, match="--attention applies to --model crnn-gru only"):
+    with pytest.raises(TrainOptionError, match="attention applies to model crnn-gru only, not 'crnn'"):
         config_from_args(_parse("--attention"))
     with pytest.raises(TrainOptionError, match="--model-options is not valid JSON"):
         config_from_args(_parse("--model-options", "{hidden: 3}"))
