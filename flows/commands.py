@@ -53,6 +53,15 @@ def run_demo(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     summary = demo_pipeline(out=args.out, **given)  # unset options keep the flow's defaults
     (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"\nsummary: {Path(args.out) / 'summary.json'}")
-    print(f"report: {summary['reports']['in_domain']}")
+    from evaluation.protocol import markdown_tables
+
+    # the flow's own prints go to its run log (the Prefect UI); the terminal gets them here
+    print("\n" + markdown_tables(summary))
+    print(f"in-domain test report:   {summary['reports']['in_domain']}")
+    print(f"held-out-timbre report:  {summary['reports']['held_out']}  ({summary['held_out_soundfont']})")
+    print(f"side-by-side comparison: {summary['comparison']}")
+    if summary.get("predictions"):
+        print(f"shipped model's predictions of {len(summary['predictions'])} held-out songs: "
+              f"{Path(args.out) / 'predictions'}")
+    print(f"summary: {Path(args.out) / 'summary.json'}")
     return 0

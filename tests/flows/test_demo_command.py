@@ -1,31 +1,40 @@
-from flows.commands import demo_prefect_home
+"""`instrec demo` prints the score tables and every path in the terminal (the flow's prints go to its run log)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from evaluation.protocol import HEADLINE
 
 
-def test_demo_prefect_home_is_created_with_parents(tmp_path):
-    environ = {}
-    out = tmp_path / "not" / "yet" / "there"
-    demo_prefect_home(str(out), environ)
-    assert environ["PREFECT_HOME"] == str((out / ".prefect").resolve())
-    assert (out / ".prefect").is_dir()
+def test_the_demo_command_prints_tables_reports_and_predictions(tmp_path, monkeypatch, capsys):
+    import flows.demo
+    from flows.commands import run_demo
 
+    scores = {key: {"model": 0.5, "prior": 0.4, "majority": 0.0} for key in HEADLINE}
+    summary = {"headline": {"in_domain": scores, "held_out": dict(scores, **{"frame.f1_micro": {
+                   "model": 0.3, "prior": 0.4, "majority": 0.0}})},
+               "families": [{"class": "Bass", "positive_share": 0.5, "in_domain_f1": 0.6, "in_domain_prior_f1": 0.3,
+                             "held_out_f1": 0.5, "held_out_prior_f1": 0.3}],
+               "reports": {"in_domain": "d/reports/in-domain/report.html", "held_out": "d/reports/held-out/report.html"},
+               "comparison": "d/reports/comparison/compare.html", "held_out_soundfont": "TimGM6mb.sf2",
+               "predictions": ["d/predictions/Track00001.json", "d/predictions/Track00003.json"]}
+    seen = {}
 
-def test_demo_prefect_home_respects_the_users_choice(tmp_path):
-    for environ in ({"PREFECT_HOME": "/somewhere"}, {"PREFECT_API_URL": "http://127.0.0.1:4200/api"}):
-        before = dict(environ)
-        demo_prefect_home(str(tmp_path / "demo"), environ)
-        assert environ == before
-    assert not (tmp_path / "demo").exists()
+    def fake_pipeline(**kwargs):
+        seen.update(kwargs)
+        return summary
 
-
-def test_the_demo_runs_the_shipped_recipe_at_demo_size():
-    import json
-
-    from flows.demo import DEMO_RECIPE, demo_config, recipe_file
-
-    shipped = json.loads(recipe_file().read_text())
-    config = demo_config(seed=3, epochs=2, training={"remix": 0.25})
-    assert config.held_out_soundfont == shipped["held_out_soundfont"] not in config.train_soundfonts
-    assert config.songs == DEMO_RECIPE["songs"] < shipped["songs"] and config.seed == 3
-    assert config.training["model"] == shipped["training"]["model"]
-    assert config.training["epochs"] == 2 and config.training["remix"] == 0.25
-    assert demo_config(songs=20, model="cnn").training["model"] == "cnn"
+    monkeypatch.setattr(flows.demo, "demo_pipeline", fake_pipeline)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    args = argparse.Namespace(out=str(tmp_path / "demo"), songs=24, seed=None, model=None, epochs=None, workers=None)
+    (tmp_path / "demo").mkdir()
+    assert run_demo(args) == 0
+    out = capsys.readouterr().out
+    assert seen == {"out": str(tmp_path / "demo"), "songs": 24}
+    assert "| frame.f1_micro | 0.500 |" in out and "0.300 (not above the baseline)" in out  # held-out in red
+    assert "| Bass | 50.0% |" in out
+    assert "held-out-timbre report:  d/reports/held-out/report.html  (TimGM6mb.sf2)" in out
+    assert "d/reports/comparison/compare.html" in out and "predictions of 2 held-out songs" in out
+    assert json.loads((tmp_path / "demo" / "summary.json").read_text())["comparison"] == summary["comparison"]
