@@ -22,7 +22,7 @@ import numpy as np
 
 from features.choices import MUSICNN_MODELS, MUSICNN_PATCH_FRAMES
 from features.tensor_bundle import TensorBundleError, read_tensor_bundle
-from pipeline.track import InstrecError
+from core.errors import InstrecError
 
 if TYPE_CHECKING:
     import torch

@@ -17,7 +17,7 @@ import numpy as np
 
 from features.grid import FrameGrid
 from features.vggish_weights import EMBEDDING_SIZE, dequantize
-from pipeline.track import DatasetError
+from core.errors import DatasetError
 
 EXAMPLE_HOP = 15360  # 0.96 s at 16 kHz
 TIME_TOLERANCE_S = 1e-3

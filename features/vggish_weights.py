@@ -27,7 +27,7 @@ from typing import BinaryIO, Literal, Protocol, Union, runtime_checkable
 import numpy as np
 import torch
 
-from pipeline.track import InstrecError
+from core.errors import InstrecError
 
 
 

@@ -13,18 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
+from core.errors import DatasetError, InstrecError  # re-exported: their home is core.errors
+
 SPLITS = ("train", "validation", "test")
-
-
-class InstrecError(Exception):
-    """Base class of the errors instrec raises at its users.
-
-    The message names the file, what was wrong with it, and what to do.
-    """
-
-
-class DatasetError(InstrecError):
-    """A dataset file is missing, unreadable or malformed."""
 
 
 @dataclass(frozen=True)

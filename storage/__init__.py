@@ -1,14 +1,14 @@
 """The only package that touches zarr, fsspec and store paths.
 
 See ``storage/README.md`` for the layout and its guarantees.  The names below are imported
-on first use (:mod:`pipeline.lazy_exports`): ``storage.commands`` stays light.
+on first use (:mod:`core.lazy_exports`): ``storage.commands`` stays light.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.lazy_exports import lazy_exports
+from core.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from storage.locking import StoreLockedError

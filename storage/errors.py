@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.track import InstrecError
+from core.errors import InstrecError
 
 
 class StoreError(InstrecError):

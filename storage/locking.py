@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from pipeline.track import InstrecError
+from core.errors import InstrecError
 from storage.layout import LOCK, StoreLocation
 
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from pipeline.track import InstrecError
+from core.errors import InstrecError
 from storage.consolidated import root_metadata
 from storage.errors import ManifestError, StoreDataError, StoreError
 from storage.history import load_manifest, lost_data_hint, read_manifest, referenced_paths, retained_manifests

@@ -2,14 +2,14 @@
 
 ``generate_corpus`` composes, renders (FluidSynth) and writes a corpus; ``compose_corpus``
 only composes.  See :mod:`pipeline.demo.corpus`.  Both are imported on first use
-(:mod:`pipeline.lazy_exports`): ``instrec --help`` loads ``commands`` and ``choices`` only.
+(:mod:`core.lazy_exports`): ``instrec --help`` loads ``commands`` and ``choices`` only.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.lazy_exports import lazy_exports
+from core.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from pipeline.demo.corpus import compose_corpus, generate_corpus

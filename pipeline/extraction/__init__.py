@@ -2,14 +2,14 @@
 
 :func:`extract_track` is the unit of work (one song); :func:`extract_dataset` the driver
 (Dask over tracks, incremental, committing as results arrive).  The names below are imported
-on first use (:mod:`pipeline.lazy_exports`): ``instrec --help`` loads ``commands`` only.
+on first use (:mod:`core.lazy_exports`): ``instrec --help`` loads ``commands`` only.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.lazy_exports import lazy_exports
+from core.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from pipeline.extraction.driver import ExtractionSummary, extract_dataset

@@ -19,7 +19,7 @@ import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from pipeline.lazy_exports import lazy_exports
+from core.lazy_exports import lazy_exports
 from pipeline.track import DatasetError, Track, TrackProblem
 
 if TYPE_CHECKING:
