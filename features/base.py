@@ -44,12 +44,19 @@ class FeatureConfig(Protocol):
     def frame_shape(self) -> tuple[int, ...]: ...
 
 
+# Field metadata of a parameter added after stores were written with its family: left at its
+# default, it stays out of the parameters (and so of ``config_hash``), so those stores keep their
+# feature-set keys; any other value is in them as usual.
+OMIT_AT_DEFAULT = "omit_at_default"
+
+
 def config_params(config: Any) -> dict[str, Any]:
     """The configuration as plain JSON-able parameters, with its family name."""
     params = {"name": config.name}
-    params.update(
-        {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "name"}
-    )
+    params.update({
+        f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+        if f.name != "name" and not (f.metadata.get(OMIT_AT_DEFAULT) and getattr(config, f.name) == f.default)
+    })
     return json.loads(json.dumps(params, default=str))
 
 

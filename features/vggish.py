@@ -32,13 +32,15 @@ S. Hershey et al., "CNN architectures for large-scale audio classification", ICA
 from __future__ import annotations
 
 import math
-from dataclasses import InitVar, dataclass
-from typing import Literal
+import threading
+from dataclasses import InitVar, dataclass, field
+from typing import Callable, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+from features.base import OMIT_AT_DEFAULT
 from features.grid import FrameGrid
 from features.logmel import LogMelConfig
 from features.vggish_weights import (
@@ -60,6 +62,8 @@ EXAMPLE_FRAMES = 96  # frames per example (0.96 s)
 # Examples per forward pass.  On a CPU the first conv block's activations of 256 examples are
 # ~400 MB for no speed gain over 64 (measured: 63x vs 59x realtime, peak RSS 1,375 vs 882 MiB).
 BATCH_EXAMPLES = {"cuda": 256, "cpu": 64}
+PRECISIONS = ("float32", "bfloat16", "int8")
+Precision = Literal["float32", "bfloat16", "int8"]
 
 
 def vggish_mel_matrix(
@@ -247,6 +251,33 @@ def random_vggish(*, seed: int, final_relu: bool = True) -> VGGish:
     return model
 
 
+class ProcessNetworks:
+    """The VGGish networks this process has built, by (weights, final ReLU, precision, device).
+
+    See :meth:`VGGishModels.module`; :meth:`clear` gives a process's fresh start (tests).
+    """
+
+    def __init__(self) -> None:
+        self._networks: dict[tuple[str, bool, str, str], nn.Module] = {}
+        self._lock = threading.Lock()  # worker threads build nothing twice
+
+    def get(self, key: tuple[str, bool, str, str], build: Callable[[], nn.Module]) -> nn.Module:
+        with self._lock:
+            if key not in self._networks:
+                self._networks[key] = build()
+            return self._networks[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._networks.clear()
+
+    def __len__(self) -> int:
+        return len(self._networks)
+
+
+PROCESS_NETWORKS = ProcessNetworks()
+
+
 class VGGishModels:
     """The weights a :class:`VGGishConfig` was given, and the modules built from them per device.
 
@@ -258,18 +289,18 @@ class VGGishModels:
 
     def __init__(
         self, *, checkpoint: VGGishCheckpoint | None, pca: PCAParams | None, seed: int, final_relu: bool,
-        source: str | ReopenableSource | None = None,
+        source: str | ReopenableSource | None = None, precision: Precision = "float32",
     ) -> None:
+        self.precision = precision
         self.checkpoint = checkpoint
         self.sha256 = checkpoint.sha256 if checkpoint is not None else ""
         self.source = source
         self.pca = pca
         self.seed = seed
         self.final_relu = final_relu
-        self._modules: dict[str, VGGish] = {}
 
     def __getstate__(self) -> dict:
-        state = dict(self.__dict__, _modules={})
+        state = dict(self.__dict__)
         if self.source is not None:
             state["checkpoint"] = None  # reloaded by sha256 in the receiving process
         return state
@@ -277,31 +308,48 @@ class VGGishModels:
     def has_checkpoint(self) -> bool:
         return self.checkpoint is not None or self.source is not None
 
-    def module(self, device: torch.device) -> VGGish:
-        key = str(device)
-        if key not in self._modules:
-            if not self.sha256:
-                model = random_vggish(seed=self.seed, final_relu=self.final_relu)
-            else:
-                if self.checkpoint is None:
-                    self.checkpoint = PROCESS_CHECKPOINTS.load(self.sha256, self.source)
-                model = empty_vggish(final_relu=self.final_relu)
-                model.load_state_dict(self.checkpoint.state_dict)
-            # channels_last: oneDNN / cuDNN run these 3x3 convolutions fastest in NHWC
-            self._modules[key] = model.to(device, memory_format=torch.channels_last).eval()
-        return self._modules[key]
+    def module(self, device: torch.device) -> nn.Module:
+        """The network on ``device``; for ``int8`` the quantised copy (CPU only).
+
+        Built once per process for each (weights, output ReLU, precision, device): a Dask worker
+        receives a pickled copy of the configuration with every batch of tracks, and the copies
+        share the process's network (a random or int8 build takes 1-4 s).
+        """
+        key = (self.sha256 or f"random-{self.seed}", self.final_relu, self.precision, str(device))
+        return PROCESS_NETWORKS.get(key, lambda: self._build(device))
+
+    def _build(self, device: torch.device) -> nn.Module:
+        if not self.sha256:
+            model = random_vggish(seed=self.seed, final_relu=self.final_relu)
+        else:
+            if self.checkpoint is None:
+                self.checkpoint = PROCESS_CHECKPOINTS.load(self.sha256, self.source)
+            model = empty_vggish(final_relu=self.final_relu)
+            model.load_state_dict(self.checkpoint.state_dict)
+        if self.precision == "int8":
+            from features.vggish_int8 import quantize_vggish
+
+            return quantize_vggish(model.eval(), inplace=True)
+        # channels_last: oneDNN / cuDNN run these 3x3 convolutions fastest in NHWC
+        return model.to(device, memory_format=torch.channels_last).eval()
 
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def embed_examples(examples: np.ndarray, *, model: VGGish, device: torch.device) -> np.ndarray:
-    """Embeddings of log-mel examples ``(n, 96, 64)`` -> ``(n, 128)`` float32; bf16 autocast on CUDA."""
+def embed_examples(
+    examples: np.ndarray, *, model: nn.Module, device: torch.device, precision: Precision = "float32",
+) -> np.ndarray:
+    """Embeddings of log-mel examples ``(n, 96, 64)`` -> ``(n, 128)`` float32.
+
+    ``precision="bfloat16"`` runs the network under bf16 autocast (CPU or CUDA); ``int8`` expects
+    the quantised module of :meth:`VGGishModels.module` (CPU).
+    """
     out = np.zeros((len(examples), EMBEDDING_SIZE), dtype=np.float32)
     step = BATCH_EXAMPLES.get(device.type, BATCH_EXAMPLES["cpu"])
     with torch.inference_mode(), torch.autocast(
-        device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+        device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"
     ):
         for start in range(0, len(examples), step):
             batch = torch.from_numpy(examples[start : start + step]).to(device)
@@ -331,6 +379,13 @@ class VGGishConfig:
         ``floor`` as the official TensorFlow postprocessor, ``round`` as torchvggish.
     final_relu : bool
         ReLU on the 128-d output, as in the original release and torchvggish.
+    precision : {"float32", "bfloat16", "int8"}
+        Arithmetic of the network, on every device (so a feature set's values do not depend on
+        where it was computed): ``float32`` (the reference), ``bfloat16`` (autocast; CPU or
+        CUDA) or ``int8`` (:mod:`features.vggish_int8`, CPU only: about 4x float32's speed on a
+        CPU with VNNI).  How far each is from float32, and the effect on a downstream score,
+        is measured by ``benchmarks/bench_vggish_precision.py``.  Part of the feature set's key
+        (``float32`` is left out of it, so stores made before the option keep their key).
     checkpoint, pca_params : bytes, binary file, local path or reopenable source (init-only)
         The files themselves; not fields, so they are not part of ``config_params``.  A config
         rebuilt from stored parameters has the hashes but no weights: pass the files again.
@@ -348,6 +403,7 @@ class VGGishConfig:
     postprocess: bool = False
     quantize_rounding: Literal["floor", "round"] = "floor"
     final_relu: bool = True
+    precision: Precision = field(default="float32", metadata={OMIT_AT_DEFAULT: True})
     checkpoint: InitVar[Source | None] = None
     pca_params: InitVar[Source | None] = None
 
@@ -358,6 +414,8 @@ class VGGishConfig:
             raise ValueError(f"weights must be 'random', 'pretrained' or 'official', got {self.weights!r}")
         if self.quantize_rounding not in ("floor", "round"):
             raise ValueError(f"quantize_rounding must be 'floor' or 'round', got {self.quantize_rounding!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         loaded, source = None, None
         if self.weights == "random":
             if checkpoint is not None or self.weights_sha256:
@@ -383,7 +441,8 @@ class VGGishConfig:
             pca = None
         # not a dataclass field: invisible to config_params, config_hash, ==, hash and repr
         models = VGGishModels(
-            checkpoint=loaded, pca=pca, seed=self.seed, final_relu=self.final_relu, source=source
+            checkpoint=loaded, pca=pca, seed=self.seed, final_relu=self.final_relu, source=source,
+            precision=self.precision,
         )
         object.__setattr__(self, "_models", models)
 
@@ -404,8 +463,26 @@ class VGGishConfig:
         """Whether :meth:`compute` can run (random weights, or the checkpoint was given)."""
         return self.weights == "random" or self._models.has_checkpoint()
 
-    def model(self, device: torch.device | str | None = None) -> VGGish:
-        """The network on ``device`` (default: CUDA when present), built once per device."""
+    def device(self, device: torch.device | str | None = None) -> torch.device:
+        """``device``, or the default: CUDA when present (the CPU for ``precision="int8"``).
+
+        Raises
+        ------
+        ValueError
+            ``precision="int8"`` on a device other than the CPU.
+        """
+        if device is None:
+            return torch.device("cpu") if self.precision == "int8" else default_device()
+        device = torch.device(device)
+        if self.precision == "int8" and device.type != "cpu":
+            raise ValueError(
+                f"vggish precision=int8 runs on the CPU only (its kernels are fbgemm's), not on {device}; "
+                "use vggish:precision=bfloat16 on a GPU"
+            )
+        return device
+
+    def model(self, device: torch.device | str | None = None) -> nn.Module:
+        """The network on ``device`` (default: :meth:`device`), built once per device."""
         if not self.has_weights():
             raise VGGishWeightsError(
                 f"this VGGish configuration ({self.weights} weights, sha256 {self.weights_sha256[:12]}...) "
@@ -416,17 +493,17 @@ class VGGishConfig:
                 f"postprocess=True but the PCA parameters (sha256 {self.pca_sha256[:12]}...) are not "
                 "loaded: pass pca_params=<vggish_pca_params .pth or .npz>"
             )
-        return self._models.module(torch.device(device) if device is not None else default_device())
+        return self._models.module(self.device(device))
 
     def compute(self, y: np.ndarray) -> np.ndarray:
         """Embeddings ``[shape=(n_samples // 15360, 128)]`` float32 of 16 kHz mono audio."""
         return self.embed(y)
 
     def embed(self, y: np.ndarray, *, device: torch.device | str | None = None) -> np.ndarray:
-        device = torch.device(device) if device is not None else default_device()
+        device = self.device(device)
         model = self.model(device)
         examples = vggish_examples(y)
-        embeddings = embed_examples(examples, model=model, device=device)
+        embeddings = embed_examples(examples, model=model, device=device, precision=self.precision)
         if self.postprocess:
             codes = postprocess(embeddings, pca=self._models.pca, rounding=self.quantize_rounding)
             embeddings = dequantize(codes)

@@ -223,11 +223,12 @@ def test_pca_files_in_both_formats(tmp_path, checkpoint_file):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_bf16_close_to_cpu():
-    config = VGGishConfig(final_relu=False)
+def test_cuda_close_to_cpu_in_float32_and_bfloat16():
     y = np.random.default_rng(3).standard_normal(4 * SPAN).astype(np.float32)
-    cpu, gpu = config.embed(y, device="cpu"), config.embed(y, device="cuda")
-    assert np.corrcoef(cpu.ravel(), gpu.ravel())[0, 1] > 0.99
+    for precision, correlation in (("float32", 0.9999), ("bfloat16", 0.99)):
+        config = VGGishConfig(final_relu=False, precision=precision)
+        cpu, gpu = config.embed(y, device="cpu"), config.embed(y, device="cuda")
+        assert np.corrcoef(cpu.ravel(), gpu.ravel())[0, 1] > correlation
 
 
 def test_registry_builds_and_rebuilds_vggish(checkpoint_file):

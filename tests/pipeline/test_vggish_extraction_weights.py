@@ -10,7 +10,7 @@ import torch
 
 from features.grid import frame_labels
 from features.registry import config_from_params
-from features.vggish import VGGishConfig, random_vggish
+from features.vggish import PROCESS_NETWORKS, VGGishConfig, random_vggish
 from features.vggish_weights import PROCESS_CHECKPOINTS, VGGishWeightsError
 from pipeline.cli import build_parser, main
 from pipeline.demo import generate_corpus
@@ -80,12 +80,13 @@ def test_checkpoint_travels_by_reference_and_its_sha256_is_recorded(tmp_path, ch
     y = np.random.default_rng(0).standard_normal(16000 * 3).astype(np.float32) * 0.1
     expected = config.embed(y, device="cpu")
     PROCESS_CHECKPOINTS.clear()  # as in a fresh worker process
+    PROCESS_NETWORKS.clear()
     worker_copy = pickle.loads(payload)
     np.testing.assert_allclose(worker_copy.embed(y, device="cpu"), expected, rtol=1e-5, atol=1e-6)
     assert len(PROCESS_CHECKPOINTS) == 1
-    again = pickle.loads(payload)  # the next task in the same worker process: no second load
-    again.model("cpu")
-    assert again._models.checkpoint is worker_copy._models.checkpoint
+    again = pickle.loads(payload)  # the next task in the same worker process: no second load or build
+    assert again.model("cpu") is worker_copy.model("cpu")
+    assert len(PROCESS_CHECKPOINTS) == 1
     random_out = VGGishConfig(seed=0).embed(y, device="cpu")
     assert not np.allclose(random_out, expected)
 
@@ -96,6 +97,7 @@ def test_changed_weights_file_is_caught_by_sha256(tmp_path):
     payload = pickle.dumps(vggish_config(VGGishOptions(weights=str(path))))
     torch.save(random_vggish(seed=2).state_dict(), path)
     PROCESS_CHECKPOINTS.clear()
+    PROCESS_NETWORKS.clear()
     with pytest.raises(VGGishWeightsError, match="file changed during the run"):
         pickle.loads(payload).embed(np.zeros(16000, np.float32), device="cpu")
 
