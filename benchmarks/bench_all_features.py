@@ -1,6 +1,7 @@
 """All three feature sets (log-mel, scalogram, VGGish with random weights) end to end, and peak memory.
 
     .venv/bin/python benchmarks/bench_all_features.py --songs 8 --seconds 60 [--workers 2] [--profile]
+    .venv/bin/python benchmarks/bench_all_features.py --vggish vggish:precision=int8   # int8 VGGish on the CPU
 
 (a) x realtime: the synthetic corpus of ``bench_logmel_store.py`` (stereo 44.1 kHz FLAC) is
     extracted with all three feature sets by ``extract_dataset`` (the ``instrec extract`` code
@@ -73,10 +74,10 @@ def long_song_folder(work: Path) -> Path:
     return folder
 
 
-def memory_child(work: Path, *, workers: int) -> None:
+def memory_child(work: Path, *, workers: int, features: list[str] = ALL_FEATURES) -> None:
     """Run in a fresh process: extract one 10-minute stereo song with all feature sets, print JSON."""
     folder = long_song_folder(work)
-    wall, summary = extract(folder, work / "long-song-store", features=ALL_FEATURES, workers=workers)
+    wall, summary = extract(folder, work / "long-song-store", features=features, workers=workers)
     print(json.dumps({"wall_s": round(wall, 2), "audio_s": summary["audio_seconds"], **peak_rss_mb()}))
 
 
@@ -119,12 +120,14 @@ def main() -> None:
                         help="measure the peak RSS of a 10-minute song in a fresh process")
     parser.add_argument("--baseline", action="store_true", help="also time the plain librosa loop on the corpus")
     parser.add_argument("--profile", action="store_true", help="cProfile 2 songs in this process")
+    parser.add_argument("--vggish", default="vggish", help="the VGGish feature spec, e.g. vggish:precision=int8")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "instrec-bench-logmel")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
+    all_features = ["logmel", "scalogram", args.vggish]
     if args.memory_child:
-        memory_child(args.work, workers=args.workers)
+        memory_child(args.work, workers=args.workers, features=all_features)
         return
 
     corpus = args.work / f"corpus-{args.songs}x{int(args.seconds)}s"
@@ -132,21 +135,21 @@ def main() -> None:
     seconds = audio_seconds(paths)
     store = args.work / "all-features-store"
     figures: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "songs": len(paths),
-                     "audio_s": round(seconds, 1), "workers": args.workers}
+                     "audio_s": round(seconds, 1), "workers": args.workers, "features": all_features}
     print(f"corpus: {len(paths)} songs, {seconds / 60:.1f} min; {figures['machine']}; {args.workers} workers")
 
     load = os.getloadavg()[0]
-    wall, _ = extract(corpus, store, features=ALL_FEATURES, workers=args.workers)
+    wall, _ = extract(corpus, store, features=all_features, workers=args.workers)
     figures["all"] = {"wall_s": round(wall, 2), "realtime": round(seconds / wall, 1), "load_1min": round(load, 2)}
     print(f"all three feature sets (cold: first extraction in this process): {wall:.1f} s = {seconds / wall:.0f}x realtime (target >= 100x; load {load:.2f})")
     if args.per_feature:
-        for name in ALL_FEATURES:
+        for name in all_features:
             load = os.getloadavg()[0]
             wall, _ = extract(corpus, store, features=[name], workers=args.workers)
             figures[name] = {"wall_s": round(wall, 2), "realtime": round(seconds / wall, 1), "load_1min": round(load, 2)}
             print(f"  {name} alone: {wall:.1f} s = {seconds / wall:.0f}x realtime (load {load:.2f})")
         load = os.getloadavg()[0]
-        wall, _ = extract(corpus, store, features=ALL_FEATURES, workers=args.workers)
+        wall, _ = extract(corpus, store, features=all_features, workers=args.workers)
         figures["all_warm"] = {"wall_s": round(wall, 2), "realtime": round(seconds / wall, 1),
                                "load_1min": round(load, 2)}
         print(f"all three again, warm (torch and the VGGish model already loaded in this process): {wall:.1f} s = "
@@ -169,7 +172,7 @@ def main() -> None:
         load = os.getloadavg()[0]
         child = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--memory-child", "--work", str(args.work),
-             "--workers", str(args.workers)], capture_output=True, text=True, check=True,
+             "--workers", str(args.workers), "--vggish", args.vggish], capture_output=True, text=True, check=True,
         )
         memory = json.loads(child.stdout.strip().splitlines()[-1])
         memory["load_1min"] = round(load, 2)
