@@ -10,6 +10,7 @@ chunk, so a chunked computation equals the whole-song one.  The FFT runs in floa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import librosa
@@ -195,9 +196,9 @@ def logmel(y: np.ndarray, *, config: LogMelConfig = LogMelConfig()) -> np.ndarra
     """Log-mel spectrogram of mono audio.
 
     ``librosa.stft(center=True, pad_mode="constant")`` -> ``|X| ** power`` -> mel filterbank
-    -> fixed-reference log, computed as one real FFT of strided frames, a float32 power
-    spectrum and one ``(n_frames, n_freq) @ (n_freq, n_mels)`` product, which gives the
-    frames-first output without a transpose.
+    -> fixed-reference log, computed :data:`FRAME_BLOCK` strided frames at a time: a real FFT,
+    a float32 power spectrum and a ``(frames, n_freq) @ (n_freq, n_mels)`` product, which
+    gives the frames-first output without a transpose.
 
     The FFT runs in ``config.fft_dtype``.  ``float32`` (the default) is 1.7x faster than
     float64 and equals librosa's float64 result to about 5e-5 dB on recorded or noisy audio
@@ -228,12 +229,38 @@ def logmel(y: np.ndarray, *, config: LogMelConfig = LogMelConfig()) -> np.ndarra
     )
     import scipy.fft  # here, not at the top: building a config (a no-op `instrec extract`) needs no FFT
 
-    window = fft_window(config).astype(config.fft_dtype)
-    spectrum = scipy.fft.rfft(frames * window, axis=-1, workers=1)
-    power = np.square(spectrum.real, dtype=np.float32)
-    power += np.square(spectrum.imag, dtype=np.float32)
-    del spectrum
-    if config.power != 2.0:
-        np.power(power, np.float32(config.power / 2.0), out=power)
-    mel = power @ np.ascontiguousarray(config.mel_basis().T)
+    window, basis = _analysis_arrays(config)
+    mel = np.empty((n_frames, config.n_mels), dtype=np.float32)
+    # FRAME_BLOCK frames at a time: each step's arrays (windowed frames, spectrum, power) stay in the
+    # CPU cache and are reused, instead of ~50 MB of fresh pages per minute of audio (1.5x faster)
+    rows = min(FRAME_BLOCK, n_frames)
+    windowed = np.empty((rows, n_fft), dtype=config.fft_dtype)
+    power = np.empty((rows, n_fft // 2 + 1), dtype=np.float32)
+    imag = np.empty_like(power)
+    for start in range(0, n_frames, rows):
+        stop = min(n_frames, start + rows)
+        k = stop - start
+        np.multiply(frames[start:stop], window, out=windowed[:k])
+        spectrum = scipy.fft.rfft(windowed[:k], axis=-1, workers=1)
+        np.square(spectrum.real, out=power[:k], casting="same_kind")
+        np.square(spectrum.imag, out=imag[:k], casting="same_kind")
+        power[:k] += imag[:k]
+        if config.power != 2.0:
+            np.power(power[:k], np.float32(config.power / 2.0), out=power[:k])
+        np.matmul(power[:k], basis, out=mel[start:stop])
     return _power_to_log_inplace(mel, config=config)
+
+
+# Frames per step of :func:`logmel` (measured on a 2-core EPYC, 60 s at 22.05 kHz, one thread:
+# 128-256 frames 19 ms, 512 or all at once 28-30 ms).
+FRAME_BLOCK = 256
+
+
+@lru_cache(maxsize=16)
+def _analysis_arrays(config: LogMelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The window in the FFT's dtype and the transposed mel filterbank of a configuration, built once."""
+    window = fft_window(config).astype(config.fft_dtype)
+    window.flags.writeable = False
+    basis = np.ascontiguousarray(config.mel_basis().T)
+    basis.flags.writeable = False
+    return window, basis
