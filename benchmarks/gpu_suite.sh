@@ -9,7 +9,7 @@
 #   logmel_torch    torch log-mel, 1 clip and a batch, vs numpy          (bench_logmel_torch.py)
 #   cwt_torch       Morse CWT scalogram, plain and multirate, batched    (bench_cwt.py --skip-numpy)
 #   vggish          VGGish front end + network under bf16 autocast       (bench_vggish.py)
-#   all_features    logmel + scalogram + VGGish end to end (extract_dataset, one worker per core),
+#   all_features    logmel + scalogram + VGGish (bf16) end to end (extract_dataset, one worker per core),
 #                   each alone, the plain librosa loop, peak RSS of a 10-minute song (bench_all_features.py)
 #   training        training from the store vs in-memory tensors         (bench_training.py)
 #   remix           stem store extraction, remix training vs plain       (bench_stems.py)
@@ -111,7 +111,7 @@ else
         --blocks-per-batch 256 --repeats 2
     step vggish 60 $(bench bench_vggish.py) --device "$DEVICE" --seconds 3600 --batch 1024
     step all_features 130 $(bench bench_all_features.py) --songs 16 --seconds 30 --workers "$CORES" --baseline \
-        --work "$OUTDIR/work"
+        --vggish vggish:precision=bfloat16 --work "$OUTDIR/work"
     step training 60 $(bench bench_training.py) --device "$DEVICE" --steps 50
     step remix 80 $(bench bench_stems.py) --device "$DEVICE" --songs 16 --seconds 10 --rounds 1 --steps 30 \
         --workers "$CORES"
