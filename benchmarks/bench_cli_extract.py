@@ -13,7 +13,10 @@ imports included) to its exit, on the same FLAC corpus (44.1 kHz 16-bit, ``--cha
     new store, for every ``--workers`` value.
 
 Runs alternate (loop, instrec W1, instrec W2, loop, ...) ``--repeats`` times and the best of each
-is reported, so a burst of load hits both sides alike.  The corpus is synthetic (harmonic notes +
+is reported, so a burst of load hits both sides alike.  ``--gil-profile`` (needs py-spy: ``pip
+install -e .[bench]``) then samples one more ``instrec extract`` with ``py-spy record --gil`` and
+reports the seconds during which each part of the program held the GIL: what keeps worker
+threads from running in parallel.  The corpus is synthetic (harmonic notes +
 noise), generated once into ``--work`` and reused.  Prints one JSON object (also ``--json PATH``).
 """
 
@@ -93,6 +96,27 @@ def timed(command: list[str]) -> tuple[float, float]:
     return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
+GIL_PARTS = (("imports", "importlib"), ("zarr (event loop and arrays)", "zarr/"), ("zarr (event loop and arrays)", "asyncio/"),
+             ("dask", "distributed/"), ("decoding", "soundfile"), ("resampling", "soxr"), ("log-mel", "features/"),
+             ("scan and hashing", "readers/"), ("driver", "extraction/"), ("storage (instrec)", "storage/"))
+
+
+def gil_profile(command: list[str], work: Path, *, rate: int = 200) -> dict[str, float]:
+    """Seconds during which each part of ``command`` held the GIL (py-spy samples at ``rate`` Hz)."""
+    raw = work / "gil-profile.txt"
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--gil-profile needs py-spy: pip install -e '.[bench]'")
+    subprocess.run([spy, "record", "--gil", "-r", str(rate), "-f", "raw", "-o", str(raw), "--", *command],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts: dict[str, float] = {}
+    for line in raw.read_text().splitlines():
+        stack, count = line.rsplit(" ", 1)
+        part = next((name for name, pattern in GIL_PARTS if pattern in stack), "other")
+        parts[part] = parts.get(part, 0.0) + int(count) / rate
+    return {name: round(seconds, 2) for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1])}
+
+
 def instrec_command() -> list[str]:
     found = shutil.which("instrec", path=str(Path(sys.executable).parent))
     return [found] if found else [sys.executable, "-m", "pipeline.cli"]
@@ -109,6 +133,7 @@ def main() -> None:
                         help="--features of instrec extract (default logmel); repeat to time several in the same run")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "instrec-bench-cli")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--gil-profile", action="store_true", help="also sample which code holds the GIL (py-spy)")
     args = parser.parse_args()
 
     corpus = args.work / f"corpus-{args.songs}x{args.seconds:g}s-{args.channels}ch"
@@ -154,6 +179,12 @@ def main() -> None:
     if len(workers) > 1 and 1 in workers:
         result["scaling"] = {f"{name(w, f)} vs w1": round(best[name(1, f)][0] / best[name(w, f)][0], 3)
                              for f in feature_lists for w in workers if w != 1}
+    if args.gil_profile:
+        store = args.work / "store-gil"
+        shutil.rmtree(store, ignore_errors=True)
+        result["gil_held_s"] = gil_profile([
+            *instrec_command(), "extract", str(corpus), "--dataset", "folder", "--store", str(store),
+            "--features", feature_lists[-1], "--workers", str(max(workers)), "--no-progress"], args.work)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
