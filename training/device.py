@@ -11,17 +11,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from pipeline.track import InstrecError
+from core.errors import DeviceError  # re-exported: defined in core.errors
 from training.choices import DEVICES
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
-
-
-class DeviceError(InstrecError):
-    """The requested device is not there."""
 
 
 def resolve_device(name: str) -> "torch.device":
