@@ -2,7 +2,7 @@ import json
 import os
 import shutil
 
-from pipeline.cli import main
+from instrec.cli import main
 from storage.store import open_store
 from storage.verify import verify_store
 
