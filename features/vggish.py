@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.device import resolve_device
 from features.grid import FrameGrid
 from features.logmel import LogMelConfig
 from features.vggish_weights import (
@@ -292,8 +293,16 @@ class VGGishModels:
         return self._modules[key]
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def vggish_device(device: torch.device | str | None = None) -> torch.device:
+    """The device VGGish runs on: :func:`core.device.resolve_device`'s rule, as training follows it.
+
+    None or ``auto`` is CUDA when torch sees it, else the CPU (silently: extraction on the CPU is
+    the usual case, and this runs once per track); ``cuda`` without CUDA is a one-line
+    :class:`DeviceError`; a ``torch.device`` is used as given.
+    """
+    if isinstance(device, torch.device):
+        return device
+    return resolve_device("auto" if device is None else device, job=None)
 
 
 def embed_examples(examples: np.ndarray, *, model: VGGish, device: torch.device) -> np.ndarray:
@@ -405,7 +414,7 @@ class VGGishConfig:
         return self.weights == "random" or self._models.has_checkpoint()
 
     def model(self, device: torch.device | str | None = None) -> VGGish:
-        """The network on ``device`` (default: CUDA when present), built once per device."""
+        """The network on ``device`` (:func:`vggish_device`: by default CUDA when present), built once per device."""
         if not self.has_weights():
             raise VGGishWeightsError(
                 f"this VGGish configuration ({self.weights} weights, sha256 {self.weights_sha256[:12]}...) "
@@ -416,14 +425,14 @@ class VGGishConfig:
                 f"postprocess=True but the PCA parameters (sha256 {self.pca_sha256[:12]}...) are not "
                 "loaded: pass pca_params=<vggish_pca_params .pth or .npz>"
             )
-        return self._models.module(torch.device(device) if device is not None else default_device())
+        return self._models.module(vggish_device(device))
 
     def compute(self, y: np.ndarray) -> np.ndarray:
         """Embeddings ``[shape=(n_samples // 15360, 128)]`` float32 of 16 kHz mono audio."""
         return self.embed(y)
 
     def embed(self, y: np.ndarray, *, device: torch.device | str | None = None) -> np.ndarray:
-        device = torch.device(device) if device is not None else default_device()
+        device = vggish_device(device)
         model = self.model(device)
         examples = vggish_examples(y)
         embeddings = embed_examples(examples, model=model, device=device)
