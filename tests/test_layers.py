@@ -18,6 +18,7 @@ ALLOWED = {
     "core": set(),
     "features": {"core"},
     "storage": {"core", "features"},
+    "pipeline": {"core", "features", "storage"},
 }
 PROJECT = {"core", "features", "storage", "pipeline", "training", "evaluation", "flows", "instrec"}
 
