@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_startup.py [--runs 7] [--before DIR] [--json PATH]
 
 Each command runs in a fresh process, through the installed console script (``instrec``, else
-``python -m pipeline.cli``), ``--runs`` times; the runs go round-robin over all commands, so a
+``python -m instrec``), ``--runs`` times; the runs go round-robin over all commands, so a
 change of machine load hits every command alike.  Timed:
 
 * baselines: ``python -c pass`` (the interpreter alone) and ``python -c "import torch"``;
@@ -41,14 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def instrec_command() -> list[str]:
-    """The console script next to this interpreter, else ``python -m pipeline.cli``."""
+    """The console script next to this interpreter, else ``python -m instrec``."""
     script = Path(sys.executable).with_name("instrec")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "pipeline.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "instrec"]
 
 
 def help_commands() -> list[list[str]]:
     """``[]`` (``instrec --help``) and every subcommand, each to be run with ``--help``."""
-    from pipeline.cli import COMMAND_MODULES
+    from instrec.cli import COMMAND_MODULES
 
     commands: list[list[str]] = [[]]
     for names in COMMAND_MODULES.values():

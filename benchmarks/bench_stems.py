@@ -31,7 +31,7 @@ import torch
 
 
 def extract(corpus: Path, store: Path, *, stems: bool, workers: int = 2) -> float:
-    command = [sys.executable, "-m", "pipeline.cli", "extract", "--dataset", "demo", str(corpus), "--store",
+    command = [sys.executable, "-m", "instrec", "extract", "--dataset", "demo", str(corpus), "--store",
                str(store), "--workers", str(workers), "--no-progress"] + (["--stems"] if stems else [])
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)

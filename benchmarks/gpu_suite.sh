@@ -120,7 +120,7 @@ fi
 if [ "$WITH_MODEL" = 1 ]; then
     # what `make model` runs, on the device, exported into DIR/model/export (models/ stays as it is);
     # its figure is the wall time (the reports are in DIR/model)
-    run_step model "$MODEL_TIMEOUT_S" "$PYTHON" -m pipeline.cli recipe --config "$RECIPE" --out "$OUTDIR/model" \
+    run_step model "$MODEL_TIMEOUT_S" "$PYTHON" -m instrec recipe --config "$RECIPE" --out "$OUTDIR/model" \
         --device "$DEVICE" --workers "$CORES" --export "$OUTDIR/model/export" --name gm-families
 fi
 

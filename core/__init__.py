@@ -1,5 +1,8 @@
-"""What every other package builds on and none depends on: the base errors instrec raises at its users.
+"""What every other package builds on and none depends on.
 
-``features/`` and ``storage/`` import from here, never from ``pipeline/`` (the layers go
-``core`` -> ``features`` -> ``storage`` -> ``pipeline`` -> ``training`` / ``evaluation`` -> ``flows``).
+:mod:`core.errors` is the catalogue of every error instrec raises (each package re-exports its
+own), :mod:`core.device` the one rule for choosing a torch device, :mod:`core.lazy_exports` the
+packages' lazy attributes.  The layers go ``core`` -> ``features`` -> ``storage`` -> ``pipeline``
+-> ``training`` / ``evaluation`` -> ``flows`` -> ``instrec`` (the command line), and
+``tests/test_layers.py`` keeps the imports pointing down.
 """

@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from core.errors import CompareError  # re-exported: defined in core.errors
 from evaluation.plots import plot_comparison
 from evaluation.report import HEADLINE, IMAGE_CHECK, SORT_SCRIPT, STYLE, embed_png, format_score, json_safe
-from pipeline.track import InstrecError
 
 # The model's headline scores next to the prior baseline's (evaluation.baseline) and, where the
 # classes have MTT tags, the zero-shot musicnn baseline's (evaluation.zero_shot).
@@ -29,10 +29,6 @@ BASELINE_KEYS = ("baseline.frame.f1_micro", "baseline.frame.f1_macro", "baseline
                  "zero_shot.segment.f1_micro")
 CHART_KEYS = ("frame.f1_micro", "baseline.frame.f1_micro", "frame.f1_macro", "frame.map_macro", "segment.f1_micro",
               "clip.f1_posneg_macro", "dominant.accuracy")
-
-
-class CompareError(InstrecError):
-    """A report directory without a readable metrics.json."""
 
 
 def read_metrics(report: str | Path) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from core.errors import EvaluationError, InstrecError  # re-exported: defined in core.errors
 from evaluation.baseline import baseline_metrics, load_prior_baseline
 from evaluation.choices import SPLIT_CHOICES
 from evaluation.clip import clip_metrics
@@ -42,7 +43,6 @@ from evaluation.report import format_score, write_report
 from evaluation.run_summary import run_summary
 from evaluation.segment import segment_activity, segment_metrics
 from evaluation.decision import Decision
-from pipeline.track import InstrecError
 
 if TYPE_CHECKING:
     from storage.store import FeatureSetReader, FeatureStore, TrackEntry
@@ -52,10 +52,6 @@ log = logging.getLogger(__name__)
 
 # A split with fewer scored tracks gets a note: its scores say little.
 FEW_TRACKS = 5
-
-
-class EvaluationError(InstrecError):
-    """A run and a store that cannot be evaluated together, or an empty split."""
 
 
 def _is_report_entry(path: Path) -> bool:

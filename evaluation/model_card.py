@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
-from pipeline.track import InstrecError
+from core.errors import ModelError  # re-exported: defined in core.errors
 from training.run_files import (
     CLASSES_FILE, CONFIG_FILE, FEATURES_FILE, METRICS_FILE, MODEL_FILE, MODEL_FOLDER_FILES, THRESHOLDS_FILE,
     TRAINING_DATA_FILE,
@@ -28,10 +28,6 @@ DEFAULT_MODEL = "gm-families"
 MODEL_ENV = "INSTREC_MODEL"
 MAX_WEIGHTS_BYTES = 20 * 1024 * 1024
 COPIED = MODEL_FOLDER_FILES
-
-
-class ModelError(InstrecError):
-    """A model folder that is missing, incomplete or too large."""
 
 
 def models_root() -> Path:

@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from core.errors import InstrecError, PredictionError  # re-exported: defined in core.errors
 from evaluation.choices import THRESHOLD_MODES
 from evaluation.dominant import predicted_dominant
 from evaluation.mirex import openmic_scores, write_mirex_csv
 from evaluation.plots import plot_timeline
 from evaluation.report import json_safe
-from pipeline.track import InstrecError
 
 if TYPE_CHECKING:
     from evaluation.decision import Decision
@@ -59,10 +59,6 @@ log = logging.getLogger(__name__)
 SCHEMA = "instrec-prediction-2"
 # File stems that name a mix, not a track: the track is the folder (Slakh: TrackXXXXX/mix.flac).
 MIX_STEMS = ("mix", "mixture")
-
-
-class PredictionError(InstrecError):
-    """A run whose features cannot be recomputed, or an unreadable song."""
 
 
 def activity_segments(

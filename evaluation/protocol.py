@@ -33,16 +33,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pipeline.track import InstrecError
+from core.errors import ProtocolError  # re-exported: defined in core.errors
 from training.run_files import RECIPE_FILE
 
 log = logging.getLogger(__name__)
 
 FAMILY_MIN_POSITIVE_SHARE = 0.02  # families with fewer positive frames are not held to the per-family target
-
-
-class ProtocolError(InstrecError):
-    """A protocol that cannot run: soundfonts missing, no track rendered, nothing to evaluate."""
 
 
 @dataclass(frozen=True)

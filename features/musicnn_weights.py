@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from core.errors import MusicnnWeightsError  # re-exported: defined in core.errors
 from features.choices import MUSICNN_MODELS, MUSICNN_PATCH_FRAMES
 from features.tensor_bundle import TensorBundleError, read_tensor_bundle
-from core.errors import InstrecError
 
 if TYPE_CHECKING:
     import torch
@@ -98,10 +98,6 @@ MSD_LABELS = (
 def labels_of(model: str) -> tuple[str, ...]:
     """The 50 tags a model's outputs stand for."""
     return MTT_LABELS if model.startswith("MTT") else MSD_LABELS
-
-
-class MusicnnWeightsError(InstrecError):
-    """A musicnn checkpoint that is missing, damaged, truncated or not the expected one."""
 
 
 def _bn(tf: str, torch_name: str) -> dict[str, tuple[str, str]]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import google_crc32c
 import numpy as np
 
+from core.errors import TensorBundleError  # re-exported: defined in core.errors
+
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
 BLOCK_TRAILER_SIZE = 5
@@ -39,10 +41,6 @@ DTYPES: dict[int, np.dtype] = {
     5: np.dtype("<i2"), 6: np.dtype("i1"), 9: np.dtype("<i8"), 10: np.dtype("?"),
     17: np.dtype("<u2"), 19: np.dtype("<f2"), 22: np.dtype("<u4"), 23: np.dtype("<u8"),
 }
-
-
-class TensorBundleError(ValueError):
-    """A checkpoint index or data file that is not a readable, intact TF tensor bundle."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.device import resolve_device
+from core.errors import DeviceError
 from features.base import OMIT_AT_DEFAULT
 from features.grid import FrameGrid
 from features.logmel import LogMelConfig
@@ -334,8 +336,16 @@ class VGGishModels:
         return model.to(device, memory_format=torch.channels_last).eval()
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def vggish_device(device: torch.device | str | None = None) -> torch.device:
+    """The device VGGish runs on: :func:`core.device.resolve_device`'s rule, as training follows it.
+
+    None or ``auto`` is CUDA when torch sees it, else the CPU (silently: extraction on the CPU is
+    the usual case, and this runs once per track); ``cuda`` without CUDA is a one-line
+    :class:`DeviceError`; a ``torch.device`` is used as given.
+    """
+    if isinstance(device, torch.device):
+        return device
+    return resolve_device("auto" if device is None else device, job=None)
 
 
 def embed_examples(
@@ -464,25 +474,25 @@ class VGGishConfig:
         return self.weights == "random" or self._models.has_checkpoint()
 
     def device(self, device: torch.device | str | None = None) -> torch.device:
-        """``device``, or the default: CUDA when present (the CPU for ``precision="int8"``).
+        """Where this configuration runs: :func:`vggish_device`'s rule, but ``int8`` on the CPU.
 
         Raises
         ------
-        ValueError
-            ``precision="int8"`` on a device other than the CPU.
+        DeviceError
+            ``precision="int8"`` asked to run on a device other than the CPU.
         """
-        if device is None:
-            return torch.device("cpu") if self.precision == "int8" else default_device()
-        device = torch.device(device)
-        if self.precision == "int8" and device.type != "cpu":
-            raise ValueError(
-                f"vggish precision=int8 runs on the CPU only (its kernels are fbgemm's), not on {device}; "
+        if self.precision == "int8" and device in (None, "auto"):
+            return torch.device("cpu")
+        resolved = vggish_device(device)
+        if self.precision == "int8" and resolved.type != "cpu":
+            raise DeviceError(
+                f"vggish precision=int8 runs on the CPU only (its kernels are fbgemm's), not on {resolved}; "
                 "use vggish:precision=bfloat16 on a GPU"
             )
-        return device
+        return resolved
 
     def model(self, device: torch.device | str | None = None) -> nn.Module:
-        """The network on ``device`` (default: :meth:`device`), built once per device."""
+        """The network on ``device`` (default: :meth:`device`), built once per process."""
         if not self.has_weights():
             raise VGGishWeightsError(
                 f"this VGGish configuration ({self.weights} weights, sha256 {self.weights_sha256[:12]}...) "

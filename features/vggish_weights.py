@@ -27,7 +27,7 @@ from typing import BinaryIO, Literal, Protocol, Union, runtime_checkable
 import numpy as np
 import torch
 
-from core.errors import InstrecError
+from core.errors import VGGishWeightsError  # re-exported: defined in core.errors
 
 
 
@@ -55,10 +55,6 @@ VGGISH_SHAPES: dict[str, tuple[int, ...]] = {
     **{f"embeddings.{i}.weight": (n_out, n_in) for i, n_in, n_out in _FC},
     **{f"embeddings.{i}.bias": (n_out,) for i, _, n_out in _FC},
 }
-
-
-class VGGishWeightsError(InstrecError):
-    """A VGGish checkpoint or PCA parameter file is unsafe, unreadable or of the wrong shape."""
 
 
 def read_source(source: Source, *, name: str | None = None) -> tuple[bytes, str]:

@@ -13,7 +13,7 @@ import logging
 from contextlib import contextmanager
 from typing import Iterator
 
-LIBRARY_LOGGERS = ("training", "evaluation", "pipeline", "storage", "features")
+LIBRARY_LOGGERS = ("training", "evaluation", "pipeline", "storage", "features", "core")
 
 
 @contextmanager

@@ -25,8 +25,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.errors import FlowParameterError, InstrecError  # re-exported: defined in core.errors
 from features.registry import feature_names
-from pipeline.track import InstrecError
 from training.choices import MODEL_NAMES
 
 Dataset = Literal["aam", "slakh", "openmic", "folder", "demo"]
@@ -39,10 +39,6 @@ Workers = Annotated[int, Field(ge=1, le=256, description="local Dask workers")]
 Positive = Annotated[int, Field(ge=1)]
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class FlowParameterError(InstrecError, ValueError):
-    """Flow parameters that do not validate; the message is one line naming each bad parameter."""
 
 
 def describe_errors(exc: ValidationError, model: type[BaseModel]) -> str:

@@ -8,6 +8,7 @@ import json
 import sys
 from typing import TextIO
 
+from core.device import DEVICES
 from pipeline.arguments import positive_float, positive_int
 from storage.options import add_endpoint_url
 
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate")
     parser.add_argument("--split", default="train", help="store split to train on")
     parser.add_argument("--seed", type=int, default=0, help="random seed (corruption, order, initialisation)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="auto uses CUDA when available, else the CPU")
     add_endpoint_url(parser)
     parser.set_defaults(handler=run_pretrain)
@@ -91,10 +92,10 @@ def run_import(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 def run_pretrain(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from pipeline.pretrain import pretrain_embedding
     from storage.options import storage_options
-    from training.device import resolve_device
+    from core.device import resolve_device
 
     out = out or sys.stdout
-    device = str(resolve_device(args.device))  # as instrec train: auto falls back with a warning, cuda or error
+    device = str(resolve_device(args.device, job="pretraining"))  # as instrec train: auto warns, cuda or error
     result = pretrain_embedding(
         args.store, out=args.out, features=args.features, objective=args.objective, steps=args.steps,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, split=args.split, seed=args.seed,

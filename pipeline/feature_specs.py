@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-class FeatureSpecError(ValueError):
-    """A feature spec that cannot be parsed (the message says where and what was expected)."""
+from core.errors import FeatureSpecError  # re-exported: defined in core.errors
 
 
 def split_top_level(text: str, separator: str = ",") -> list[str]:

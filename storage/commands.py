@@ -24,8 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_endpoint_url(info)
     info.set_defaults(handler=run_info)
     verify = sub.add_parser("verify", help="check a store's consistency; non-zero exit when broken",
-                            description="Check the manifest against the arrays: shapes, frame counts, missing "
-                                        "chunks, content and config hashes. Exit 0 when consistent, 1 otherwise.")
+                            description="Check the manifest of the latest snapshot (or --snapshot ID) against the arrays: "
+                                        "shapes, frame counts, missing chunks, content and config hashes. Exit 0 "
+                                        "when consistent, 1 otherwise.")
     verify.add_argument("url", metavar="URL", help="store path or fsspec URL")
     verify.add_argument("--deep", action="store_true",
                         help="also decode every chunk (checksums: each bad chunk is named) and read every frame "
@@ -33,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--repair", action="store_true",
                         help="restore a damaged manifest.json from the newest readable snapshot, delete uncommitted "
                              "versions and uncommit broken tracks (re-extract them after)")
+    verify.add_argument("--snapshot", default=None, metavar="ID",
+                        help="check this snapshot (id or tag from `instrec store log`); default: the latest")
     add_endpoint_url(verify)
     verify.set_defaults(handler=run_verify)
     export = sub.add_parser("export", help="write a split of a feature set as Parquet or NumPy (.npz)",
@@ -111,7 +114,8 @@ def run_verify(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from storage.verify import verify_store
 
     out = out or sys.stdout
-    report = verify_store(args.url, storage_options=_options(args), deep=args.deep, repair=args.repair)
+    report = verify_store(args.url, storage_options=_options(args), deep=args.deep, repair=args.repair,
+                          snapshot=args.snapshot)
     status = "OK" if report.ok else f"BROKEN ({len(report.problems)} problems)"
     out.write(f"{args.url}: {status}, {report.tracks_checked} committed track versions checked\n")
     for problem in report.problems:
@@ -120,7 +124,10 @@ def run_verify(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         out.write(f"  note: {note}\n")
     for line in report.repaired:
         out.write(f"  repaired: {line}\n")
-    if not report.ok and not args.repair:
+    if not report.ok and args.snapshot is not None:
+        out.write("  fix: `instrec store verify URL` checks the latest snapshot (`--repair` mends that one); "
+                  "`instrec store log URL` lists the others\n")
+    elif not report.ok and not args.repair:
         out.write("  fix: run `instrec store verify --repair URL`, then `instrec extract` again to recompute "
                   "the uncommitted tracks\n")
     return 0 if report.ok or (args.repair and report.repaired) else 1

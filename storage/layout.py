@@ -46,6 +46,8 @@ from typing import Any
 
 import fsspec
 
+from core.errors import MissingChunkError  # re-exported: defined in core.errors
+
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 HISTORY = "manifests"
@@ -89,14 +91,6 @@ def stem_group_path(key: str, track_id: str, content_hash: str, nonce: str) -> s
 def history_name(snapshot_id: str) -> str:
     """File name of a snapshot's manifest under ``URL/manifests/``: ``<generation>-<hex8>.json.gz``."""
     return f"{snapshot_id}{HISTORY_SUFFIX}"
-
-
-class MissingChunkError(LookupError):
-    """A chunk of an array is absent from the store: lost data, which is never read as the fill value."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"chunk {key} is missing")
-        self.key = key
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from core.errors import InstrecError
+from core.errors import StoreLockedError  # re-exported: defined in core.errors
 from storage.layout import LOCK, StoreLocation
 
 
 # An empty local lock file younger than this is a lock being written, not a crashed one.
 EMPTY_LOCK_GRACE_S = 10.0
-
-
-class StoreLockedError(InstrecError):
-    """Another writer holds the store."""
 
 
 def _pid_alive(pid: int) -> bool:

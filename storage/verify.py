@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from storage.consolidated import root_metadata
-from storage.history import referenced_paths, restore_manifest, retained_manifests
+from storage.history import read_manifest, referenced_paths, restore_manifest, retained_manifests
 from storage.layout import (
     LOCK, ROOT_METADATA, MissingChunkError, feature_key, list_versions, publish_bytes, read_json, resolve,
 )
 from storage.locking import StoreLock
-from storage.store import FeatureSetReader, FeatureStore, ManifestError, open_store
+from storage.store import FeatureSetReader, FeatureStore, ManifestError, StoreError, open_store
 
 
 @dataclass
@@ -39,6 +39,7 @@ class VerifyReport:
     garbage: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     stale_root: bool = False
+    snapshot_id: str | None = None  # the snapshot checked (None: the store could not be opened)
 
     @property
     def ok(self) -> bool:
@@ -46,7 +47,8 @@ class VerifyReport:
 
     def to_json(self) -> dict:
         return {
-            "url": self.url, "ok": self.ok, "tracks_checked": self.tracks_checked, "problems": self.problems,
+            "url": self.url, "snapshot_id": self.snapshot_id, "ok": self.ok, "tracks_checked": self.tracks_checked,
+            "problems": self.problems,
             "notes": self.notes, "uncommitted_versions": len(self.garbage), "repaired": self.repaired,
         }
 
@@ -216,7 +218,7 @@ def _check_stem_group(store: FeatureStore, reader: FeatureSetReader, track_id: s
 
 
 def verify_store(url: str, *, storage_options: dict | None = None, deep: bool = False,
-                 repair: bool = False) -> VerifyReport:
+                 repair: bool = False, snapshot: str | None = None) -> VerifyReport:
     """Check a store; with ``repair``, delete uncommitted versions and uncommit broken tracks.
 
     Parameters
@@ -228,7 +230,18 @@ def verify_store(url: str, *, storage_options: dict | None = None, deep: bool = 
     repair : bool
         Take the writer lock, remove uncommitted track versions, and drop broken tracks from the
         manifest so the next ``instrec extract`` recomputes them.
+    snapshot : str, optional
+        Check this snapshot (an id or tag from ``instrec store log``) instead of the latest.  Not
+        with ``repair``, which works on the latest.
+
+    Raises
+    ------
+    StoreError
+        With ``snapshot``: the store does not keep it (unknown, expired or damaged), or ``repair``
+        was asked for too; one line naming the store and pointing to ``instrec store log``.
     """
+    if snapshot is not None:
+        return _verify_snapshot(url, snapshot, storage_options=storage_options, deep=deep, repair=repair)
     report = VerifyReport(url=url)
     try:
         store = open_store(url, mode="a" if repair else "r", storage_options=storage_options)
@@ -261,6 +274,29 @@ def verify_store(url: str, *, storage_options: dict | None = None, deep: bool = 
     return report
 
 
+def _verify_snapshot(url: str, snapshot: str, *, storage_options: dict | None, deep: bool,
+                     repair: bool) -> VerifyReport:
+    """:func:`verify_store` of snapshot ``snapshot``: its tracks, and the versions no kept snapshot refers to."""
+    if repair:
+        raise StoreError(f"{url}: --repair works on the latest snapshot, not on {snapshot}; verify {snapshot} without "
+                         "--repair, or make it the latest first with `instrec store rollback`")
+    store = open_store(url, storage_options=storage_options, snapshot=snapshot)  # one-line StoreError if not kept
+    report = VerifyReport(url=url, snapshot_id=store.snapshot_id)
+    try:
+        try:
+            latest = (read_manifest(store.location) or {}).get("snapshot_id")
+        except ManifestError as exc:
+            latest = None
+            report.problems.append(f"cannot open the latest snapshot: {exc}")
+        _verify_open(store, report, deep=deep, latest=store.snapshot_id == latest)
+        if store.snapshot_id != latest:
+            report.notes.append(f"checked snapshot {store.snapshot_id}, not the latest ({latest or 'unreadable'}): "
+                                "the root group describes the latest and was not compared")
+    finally:
+        store.close()
+    return report
+
+
 def _restore(url: str, storage_options: dict | None) -> str | None:
     """:func:`storage.history.restore_manifest` under the writer lock."""
     loc = resolve(url, storage_options)
@@ -278,13 +314,16 @@ def _consolidated_versions(store: FeatureStore) -> set[str]:
     return {path for path, node in nodes.items() if "consolidated_metadata" not in node and path.count("/") == 3}
 
 
-def _verify_open(store: FeatureStore, report: VerifyReport, *, deep: bool) -> None:
+def _verify_open(store: FeatureStore, report: VerifyReport, *, deep: bool, latest: bool = True) -> None:
+    """Check the open ``store``'s snapshot into ``report``; the root group (classes, consolidated
+    metadata) only when it is the ``latest`` snapshot, which the root describes."""
     import zarr
 
     manifest = store.manifest
+    report.snapshot_id = store.snapshot_id
     try:
         root_attrs: dict[str, Any] = dict(zarr.open_group(store.zarr_store, mode="r").attrs)
-        if manifest["feature_sets"] and root_attrs.get("classes") != manifest["classes"]:
+        if latest and manifest["feature_sets"] and root_attrs.get("classes") != manifest["classes"]:
             report.problems.append("root group classes differ from the manifest's")
     except FileNotFoundError:
         if manifest["feature_sets"]:
@@ -295,7 +334,7 @@ def _verify_open(store: FeatureStore, report: VerifyReport, *, deep: bool) -> No
         _check_feature_set(store, key, doc, report, deep=deep)
         report.garbage += [p for p in list_versions(store.location, key) if p not in kept]
     listed = _consolidated_versions(store)
-    if committed and listed != committed:
+    if latest and committed and listed != committed:
         report.notes.append(
             "the root zarr.json does not list exactly the committed tracks (a store written before instrec "
             "consolidated it, or a commit interrupted between the two files): xarray.open_zarr(url, group=...) "

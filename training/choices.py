@@ -8,6 +8,8 @@ and check, when imported, that they implement exactly these names
 
 from __future__ import annotations
 
+from core.device import DEVICES  # re-exported: the device rule is core.device's
+
 MODEL_NAMES = (
     "mlp", "cnn", "crnn", "crnn-gru", "panns", "panns-gru", "attention-mil", "bilstm-attention",
     "scalogram-crnn", "scalogram-crnn-small",
@@ -16,9 +18,6 @@ MODEL_NAMES = (
 
 AUGMENTATIONS = ("specaugment", "mixup", "noise", "reverse", "eq")
 """Batch augmentations of :mod:`training.augment`."""
-
-DEVICES = ("auto", "cpu", "cuda")
-"""``auto`` uses CUDA when available, else the CPU."""
 
 MONITORS = ("f1", "map")
 """Validation scores: frame micro F1 at 0.5, macro mean average precision."""

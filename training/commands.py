@@ -13,17 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.errors import TrainOptionError  # re-exported: defined in core.errors
 from pipeline.arguments import Default, given_options, non_negative_int, positive_float, positive_int, probability
-from pipeline.track import InstrecError
 from storage.options import add_endpoint_url
 from training.choices import AUGMENTATIONS, DEVICES, MODEL_NAMES, MONITORS
 from training.config import TrainConfig
 
 DEFAULTS = TrainConfig(store="-", features="logmel", model="crnn", out="-")
-
-
-class TrainOptionError(InstrecError):
-    """A ``train`` command line option or configuration file is invalid."""
 
 
 def _augmentations(text: str) -> tuple[str, ...]:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.track import InstrecError
+from core.errors import RunError  # re-exported: defined in core.errors
 from training.blocks import Standardized
 from training.registry import build_model
 from training.run_files import (
@@ -44,10 +44,6 @@ from training.run_files import (
 
 if TYPE_CHECKING:
     from storage.store import FeatureSetReader
-
-
-class RunError(InstrecError):
-    """A run directory is missing files, or holds a file that cannot be trusted or read."""
 
 
 def write_atomically(path: Path, write: Any) -> None:

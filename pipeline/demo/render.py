@@ -41,9 +41,9 @@ import mido
 import numpy as np
 import soundfile
 
+from core.errors import RenderError  # re-exported: defined in core.errors
 from pipeline.demo.choices import SOUNDFONT_ENV
 from pipeline.demo.song import Part, Song
-from pipeline.track import InstrecError
 
 # Where distributions put a General MIDI soundfont (Debian/Ubuntu, Fedora, Arch).
 SYSTEM_SOUNDFONTS = (
@@ -55,10 +55,6 @@ SYSTEM_SOUNDFONTS = (
 )
 _GAIN = 0.5
 _FADE_SECONDS = 0.02
-
-
-class RenderError(InstrecError):
-    """FluidSynth or a soundfont is missing, or a render failed."""
 
 
 def fluidsynth_binary() -> str:

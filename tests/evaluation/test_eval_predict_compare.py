@@ -117,7 +117,7 @@ def test_compare_reports(tmp_path):
 
 
 def test_predict_command_shows_progress_over_the_songs(tmp_path, monkeypatch, capsys):
-    from pipeline.cli import main
+    from instrec.cli import main
 
     config = LogMelConfig(sr=8000, n_fft=512, hop_length=256, n_mels=32)
     t = np.arange(8000) / 8000

@@ -112,7 +112,7 @@ def test_report_writer_nan_is_null_with_note(tmp_path):
 
 
 def test_cli_registers_evaluation_commands():
-    from pipeline.cli import build_parser
+    from instrec.cli import build_parser
 
     args = build_parser().parse_args(["evaluate", "--store", "s3://b/store", "--run", "r", "--out", "o",
                                       "--split", "validation"])

@@ -89,7 +89,7 @@ def test_per_class_table_sorts_in_chromium(tmp_path):
 def test_demo_train_evaluate_predict_compare(tmp_path):
     pytest.importorskip("storage.store", reason="storage package not importable")
     pytest.importorskip("training.run", reason="training package not importable")
-    from pipeline.cli import main
+    from instrec.cli import main
 
     corpus, store, run = tmp_path / "corpus", tmp_path / "store", tmp_path / "run"
     assert main(["demo-corpus", "--songs", "8", "--seconds", "6", "--workers", "1", str(corpus)]) == 0

@@ -30,7 +30,7 @@ def test_instrec_predict_without_run_uses_the_shipped_model(tmp_path, monkeypatc
     t = np.arange(3 * sr) / sr
     song = tmp_path / "bassline.wav"
     sf.write(song, (0.3 * np.sin(2 * np.pi * 55 * t) * (np.sin(2 * np.pi * 2 * t) > 0)).astype(np.float32), sr)
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", str(song), "--out", str(tmp_path / "out"),
+    done = subprocess.run([sys.executable, "-m", "instrec", "predict", str(song), "--out", str(tmp_path / "out"),
                            "--no-progress"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "using the shipped model" in done.stdout + done.stderr

@@ -1,6 +1,6 @@
 import json
 
-from pipeline.cli import main
+from instrec.cli import main
 from storage.store import open_store
 from storage.verify import verify_store
 

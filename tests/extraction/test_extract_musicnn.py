@@ -11,7 +11,7 @@ import pytest
 from features.grid import frame_labels
 from features.musicnn_weights import CHECKPOINTS
 from features.registry import config_from_params
-from pipeline.cli import build_parser, main
+from instrec.cli import build_parser, main
 from pipeline.demo import generate_corpus
 from pipeline.extraction import FeatureTarget, extract_dataset
 from pipeline.musicnn_options import MusicnnOptions, musicnn_config

@@ -203,7 +203,7 @@ needs_fluidsynth = pytest.mark.skipif(__import__("shutil").which("fluidsynth") i
 
 @needs_fluidsynth
 def test_extract_command_with_stems_on_a_demo_corpus(tmp_path, capsys):
-    from pipeline.cli import main
+    from instrec.cli import main
     from pipeline.demo import generate_corpus
     from pipeline.demo.render import find_soundfonts
 
@@ -227,7 +227,7 @@ def test_extract_command_with_stems_on_a_demo_corpus(tmp_path, capsys):
 
 
 def test_extract_command_refuses_stems_for_a_dataset_without_stems(tmp_path, capsys):
-    from pipeline.cli import main
+    from instrec.cli import main
 
     (tmp_path / "audio").mkdir()
     sf.write(tmp_path / "audio" / "a.wav", np.zeros(SR, dtype=np.float32), SR)

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import logging
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from features.vggish import (
     VGGish,
     VGGishConfig,
     random_vggish,
+    vggish_device,
     vggish_examples,
     vggish_mel_matrix,
 )
@@ -229,6 +231,23 @@ def test_cuda_close_to_cpu_in_float32_and_bfloat16():
         config = VGGishConfig(final_relu=False, precision=precision)
         cpu, gpu = config.embed(y, device="cpu"), config.embed(y, device="cuda")
         assert np.corrcoef(cpu.ravel(), gpu.ravel())[0, 1] > correlation
+
+
+def test_vggish_chooses_its_device_by_the_one_device_rule(monkeypatch, caplog):
+    from core.errors import DeviceError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with caplog.at_level(logging.WARNING):
+        assert vggish_device() == vggish_device("auto") == torch.device("cpu")
+    assert caplog.text == ""  # extraction on the CPU is the usual case: no warning per track
+    assert vggish_device("cpu") == torch.device("cpu")
+    assert vggish_device(torch.device("cpu", 0)) == torch.device("cpu", 0)  # a torch device as given
+    with pytest.raises(DeviceError, match="^device cuda was requested but torch sees no CUDA device"):
+        VGGishConfig(final_relu=False).embed(np.zeros(SPAN, np.float32), device="cuda")
+    with pytest.raises(DeviceError, match="unknown device 'gpu'; choose one of auto, cpu, cuda"):
+        vggish_device("gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert vggish_device() == torch.device("cuda")
 
 
 def test_registry_builds_and_rebuilds_vggish(checkpoint_file):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import DeviceError
 from features.base import config_hash, config_params
 from features.vggish import VGGishConfig
 from features.vggish_int8 import calibration_examples
@@ -69,8 +70,9 @@ def test_spec_and_rebuild_from_stored_params():
 def test_int8_runs_on_the_cpu_only():
     config = VGGishConfig(precision="int8")
     assert config.device() == torch.device("cpu")
-    with pytest.raises(ValueError, match="CPU only.*precision=bfloat16"):
-        config.device("cuda")
+    assert config.device("auto") == torch.device("cpu")
+    with pytest.raises(DeviceError, match="CPU only.*precision=bfloat16"):
+        config.device(torch.device("cuda"))
 
 
 def test_int8_model_depends_only_on_the_weights(embeddings):

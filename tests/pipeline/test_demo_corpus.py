@@ -362,7 +362,7 @@ def test_same_seed_gives_identical_files_whatever_the_batching(aam_corpus, tmp_p
 
 @needs_fluidsynth
 def test_cli_writes_a_corpus(tmp_path, capsys):
-    from pipeline.cli import main
+    from instrec.cli import main
 
     code = main(["demo-corpus", str(tmp_path / "c"), "--songs", "1", "--seconds", "2", "--no-effects",
                  "--no-sound-design", "--layout", "slakh", "--seed", "3", "--soundfont-split", "cycle"])  # fmt: skip

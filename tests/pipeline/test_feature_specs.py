@@ -12,7 +12,7 @@ import soundfile as sf
 
 from features.base import config_hash
 from features.logmel import LogMelConfig
-from pipeline.cli import main
+from instrec.cli import main
 from pipeline.feature_specs import (
     FeatureSpecError, build_feature_config, feature_set_key, parse_feature_spec, parse_value, split_feature_list,
 )

@@ -15,7 +15,7 @@ import pytest
 
 from features.musicnn_weights import CheckpointFiles, MusicnnWeightsError
 from pipeline import musicnn_fetch
-from pipeline.cli import main
+from instrec.cli import main
 from pipeline.musicnn_fetch import extract_wheel, fetch_musicnn_weights, weights_present
 
 MODELS = ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")

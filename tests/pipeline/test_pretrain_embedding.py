@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from pipeline import embedding_commands
-from pipeline.cli import main
+from instrec.cli import main
 from pipeline.extraction import FeatureTarget, extract_dataset
 from pipeline.readers import read_dataset
 from pipeline.track import InstrecError

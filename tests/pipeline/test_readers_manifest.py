@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipeline import cli
+from instrec import cli
 from pipeline.readers import commands, read_dataset
 from pipeline.track import DatasetError
 

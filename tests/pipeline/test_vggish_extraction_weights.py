@@ -12,7 +12,7 @@ from features.grid import frame_labels
 from features.registry import config_from_params
 from features.vggish import PROCESS_NETWORKS, VGGishConfig, random_vggish
 from features.vggish_weights import PROCESS_CHECKPOINTS, VGGishWeightsError
-from pipeline.cli import build_parser, main
+from instrec.cli import build_parser, main
 from pipeline.demo import generate_corpus
 from pipeline.readers import read_dataset
 from pipeline.track import InstrecError, Track

@@ -251,8 +251,8 @@ def openmic_root(root: Path, labelled: dict[str, bool]) -> Path:
 # --- running the real entry points -----------------------------------------------------------
 
 def run_cli(argv: Sequence[str]) -> tuple[int, str, str]:
-    """``pipeline.cli.main(argv)`` with stdout/stderr captured as a strict UTF-8 terminal would."""
-    from pipeline.cli import main
+    """``instrec.cli.main(argv)`` with stdout/stderr captured as a strict UTF-8 terminal would."""
+    from instrec.cli import main
 
     out_bytes, err_bytes = io.BytesIO(), io.BytesIO()
     out = io.TextIOWrapper(out_bytes, encoding="utf-8", write_through=True)

@@ -465,7 +465,7 @@ def two_hour_song(tmp_path_factory):
     path = long_wav_in_chunks(base / "songs" / "two_hours.wav", hours=2.0, sr=8000)
     store = base / "store"
     usage, out = run_measured(f"""
-        from pipeline.cli import main
+        from instrec.cli import main
         result = {{"rc": main(["extract", {str(path.parent)!r}, "--dataset", "folder", "--store", {str(store)!r},
                                "--workers", "0", "--no-progress", "--json"])}}
     """, timeout=170)

@@ -1,7 +1,7 @@
 """Crash and concurrency suite: kill -9, two writers at once, a killed training, a full or unwritable disk.
 
-Everything goes through the real entry points: ``python -m pipeline.cli extract|train`` in a
-subprocess when the process is killed or raced, ``pipeline.cli.main`` in this process when a
+Everything goes through the real entry points: ``python -m instrec extract|train`` in a
+subprocess when the process is killed or raced, ``instrec.cli.main`` in this process when a
 fault is injected with monkeypatch.  The inputs are eight AAM-layout songs of 2-3 s (a tone
 plus an ARFF of onsets, from ``conftest.aam_song``), so a whole extraction takes well under a
 second of work and most of a subprocess's time is its start-up.
@@ -56,7 +56,7 @@ def make_songs(root: Path, *, n: int = N_SONGS, offset: float = 0.0) -> Path:
 
 
 def cli_command(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", *argv]
+    return [sys.executable, "-m", "instrec", *argv]
 
 
 def extract_command(root: Path, store: Path, *extra: str) -> list[str]:

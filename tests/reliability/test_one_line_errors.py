@@ -1,6 +1,6 @@
 """Mistakes a user makes at the command line end in one line naming the file and what to do.
 
-Each case goes through the real entry point (``pipeline.cli.main``, or its parser for options
+Each case goes through the real entry point (``instrec.cli.main``, or its parser for options
 argparse refuses) and checks: exit code 2, one line on stderr starting ``instrec <command>:
 error:``, no traceback, and the words that say what was wrong.  The inputs are a store of three
 AAM-layout songs and a one-epoch run trained on it (built once for the module).
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.audio import audio_info
-from pipeline.cli import build_parser, one_line
+from instrec.cli import build_parser, one_line
 from pipeline.track import DatasetError
 
 from .conftest import aam_song, run_cli

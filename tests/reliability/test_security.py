@@ -168,7 +168,7 @@ def test_instrec_extract_default_cluster_listens_on_localhost_only(tmp_path):
     root = tmp_path / "aam"
     for i in range(3):
         aam_song(root, f"{i:04d}")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "extract", str(root), "--dataset", "aam",
+    proc = subprocess.Popen([sys.executable, "-m", "instrec", "extract", str(root), "--dataset", "aam",
                              "--store", str(tmp_path / "store"), "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     seen: set[tuple[str, int]] = set()
@@ -471,7 +471,7 @@ def s3_run(tmp_path, moto_endpoint):
 
     def run(argv: list[str], *, verbose: bool = False) -> tuple[int, str, str]:
         argv = [a.replace("ROOT", str(root)) for a in argv] + ["--endpoint-url", moto_endpoint]
-        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", *(["-v"] if verbose else []), *argv],
+        proc = subprocess.run([sys.executable, "-m", "instrec", *(["-v"] if verbose else []), *argv],
                               env=env, capture_output=True, timeout=120)
         return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
 
@@ -514,7 +514,7 @@ def test_s3_credentials_never_reach_verbose_logs(s3_run):
 def test_verbose_logging_enables_only_instrec_debug_messages():
     import logging
 
-    from pipeline.cli import OWN_PACKAGES, configure_logging
+    from instrec.cli import OWN_PACKAGES, configure_logging
 
     root = logging.getLogger()
     saved = (root.level, {name: logging.getLogger(name).level for name in OWN_PACKAGES})

@@ -70,7 +70,7 @@ def test_the_flows_parameters_build_the_same_options(tmp_path):
 
 
 def test_every_command_that_opens_a_store_takes_the_same_endpoint_option():
-    from pipeline.cli import build_parser
+    from instrec.cli import build_parser
 
     commands = [["train", "--store", "s", "--out", "o"], ["evaluate", "--store", "s", "--run", "r", "--out", "o"],
                 ["tune-thresholds", "--run", "r", "--store", "s"], ["extract", "d", "--dataset", "folder", "--store", "s"],

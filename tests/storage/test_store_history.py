@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from pipeline.cli import main
+from instrec.cli import main
 from storage.history import expire_snapshots, parse_duration, snapshot_log
 from storage.layout import HISTORY, list_history, resolve
 from storage.store import ManifestError, StoreDataError, StoreError, open_store

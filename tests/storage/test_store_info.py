@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from pipeline.cli import main
+from instrec.cli import main
 
 
 def test_info_prints_splits_sets_classes_and_density(small_store, capsys):

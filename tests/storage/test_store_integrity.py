@@ -9,7 +9,7 @@ import pytest
 
 import storage.writer
 from features.logmel import LogMelConfig
-from pipeline.cli import main
+from instrec.cli import main
 from storage.export import export_split
 from storage.schema import FeatureSetSpec, TrackMeta
 from storage.store import StoreDataError, open_store

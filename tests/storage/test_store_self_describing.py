@@ -133,7 +133,7 @@ def test_export_a_split_to_xarray_numpy_and_parquet(small_store, tmp_path):
 
 
 def test_store_export_command(small_store, tmp_path, capsys):
-    from pipeline.cli import main
+    from instrec.cli import main
 
     url, _ = small_store
     assert main(["store", "export", url, "--split", "train", "--out", str(tmp_path / "train.parquet")]) == 0

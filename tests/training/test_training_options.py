@@ -1,5 +1,5 @@
 """One way to build a TrainConfig from a user's options (``instrec train`` and the ``train-model``
-flow) and one device rule (``training.device``)."""
+flow) and one device rule (``core.device``, re-exported by ``training.device``)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_from_options_names_what_is_missing_or_wrong():
 
 def test_auto_falls_back_to_the_cpu_with_a_warning(monkeypatch, caplog):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with caplog.at_level(logging.WARNING, logger="training.device"):
+    with caplog.at_level(logging.WARNING, logger="core.device"):
         assert resolve_device("auto") == torch.device("cpu")
     assert "no CUDA device found: training on the CPU" in caplog.text
     assert resolve_device("cpu") == torch.device("cpu")
@@ -69,5 +69,9 @@ def test_the_loop_and_the_flow_use_the_one_device_rule():
     import flows.train
     import training.loop
 
-    assert training.loop.resolve_device is resolve_device
+    import core.device
+    import features.vggish
+
+    assert training.loop.resolve_device is resolve_device is core.device.resolve_device
+    assert features.vggish.resolve_device is core.device.resolve_device  # VGGish extraction too
     assert "resolve_device" in flows.train.check_device.fn.__code__.co_names

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from pipeline.cli import main
+from instrec.cli import main
 from training.data import WindowDataset
 from training.run import load_run
 
@@ -56,7 +56,7 @@ def test_windows_from_a_real_store_match_the_source(tmp_path, make_store):
 
 
 def test_instrec_train_from_a_real_store(tmp_path, make_store):
-    from pipeline.cli import main
+    from instrec.cli import main
 
     key = write_tiny_store(tmp_path / "store", make_store())
     out = tmp_path / "run"

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from pipeline.cli import HelpFormatter, build_parser, instrec_version, main
+from instrec.cli import HelpFormatter, build_parser, instrec_version, main
 
 
 def all_parsers() -> dict[str, argparse.ArgumentParser]:

@@ -8,7 +8,7 @@ one clear line on stderr instead of a traceback.  Every parser shows each option
 Start-up stays light (``instrec --help`` in well under a second): the ``commands`` modules
 import only the standard library and the constant modules (``training.choices``,
 ``features.choices``...) at import time; each handler imports its implementation when it
-runs.  ``tests/pipeline/test_cli_startup.py`` holds every command to that.
+runs.  ``tests/instrec/test_cli_startup.py`` holds every command to that.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import logging
 import sys
 from typing import Sequence
 
+from core.errors import InstrecError
 from pipeline.arguments import option_value
-from pipeline.track import InstrecError
 
 # Modules that define ``register(subparsers)``, with the commands each adds, in listing order.
 # Only the module of the command being run is imported; ``instrec --help`` imports them all
@@ -100,7 +100,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-OWN_PACKAGES = ("pipeline", "features", "storage", "training", "evaluation", "flows")
+OWN_PACKAGES = ("instrec", "core", "pipeline", "features", "storage", "training", "evaluation", "flows")
 
 
 def _own_or_warning(record: logging.LogRecord) -> bool:
@@ -158,6 +158,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"instrec {command}: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 Checked on ``sys.modules`` in a fresh interpreter, not with a timing (robust on a loaded machine);
 ``benchmarks/bench_startup.py`` measures the time.  When one of these fails, find the import
-with ``python -X importtime -c "from pipeline.cli import build_parser; build_parser()"`` and move
+with ``python -X importtime -c "from instrec.cli import build_parser; build_parser()"`` and move
 it into the command's handler, or the constant it provides into a ``choices`` module.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import COMMAND_MODULES
+from instrec.cli import COMMAND_MODULES
 
 ROOT = Path(__file__).resolve().parents[2]
 # numpy too: 0.1 s of a 0.07 s budget
@@ -39,7 +39,7 @@ def heavy_modules_after(code: str) -> list[str]:
 
 
 def test_importing_the_cli_imports_nothing_heavy():
-    assert heavy_modules_after("import pipeline.cli") == []
+    assert heavy_modules_after("import instrec.cli") == []
 
 
 @pytest.mark.parametrize("module", sorted(COMMAND_MODULES))
@@ -56,7 +56,7 @@ def test_every_help_runs_without_heavy_imports():
     commands += [["store", sub] for sub in ("info", "verify", "export")]
     found = heavy_modules_after(f"""
         import contextlib, io
-        from pipeline.cli import main
+        from instrec.cli import main
         for argv in [[], ["--version"], ["--help"]] + [command + ["--help"] for command in {commands!r}]:
             with contextlib.redirect_stdout(io.StringIO()) as out:
                 try:
@@ -72,7 +72,7 @@ def test_a_no_op_extract_of_an_unchanged_store_imports_no_zarr_scipy_or_torch(tm
     import numpy as np
     import soundfile
 
-    from pipeline.cli import main
+    from instrec.cli import main
 
     (tmp_path / "songs").mkdir()
     for i in range(2):
@@ -82,7 +82,7 @@ def test_a_no_op_extract_of_an_unchanged_store_imports_no_zarr_scipy_or_torch(tm
     assert main(argv) == 0  # builds the store
     found = heavy_modules_after(f"""
         import contextlib, io
-        from pipeline.cli import main
+        from instrec.cli import main
         with contextlib.redirect_stdout(io.StringIO()) as out:
             assert main({argv!r}) == 0
         assert "0 done, 2 skipped unchanged" in out.getvalue(), out.getvalue()

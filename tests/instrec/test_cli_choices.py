@@ -10,7 +10,7 @@ import evaluation.choices
 import features.choices
 import pipeline.demo.choices
 import training.choices
-from pipeline.cli import build_parser
+from instrec.cli import build_parser
 
 
 def test_model_names_are_the_registry():

@@ -1,0 +1,7 @@
+"""``python -m instrec ...``: the same program as the ``instrec`` console script."""
+
+import sys
+
+from instrec.cli import main
+
+sys.exit(main())
