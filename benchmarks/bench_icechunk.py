@@ -24,7 +24,7 @@ Phases (each design, same process, alternated where repeated):
                by A's id read A's bytes (asserted equal), the latest reads B's; then expiry of A:
                a reader of A gets an error, never fill values (zeros)
 
-Run (under ``nice``: the machine is shared; about 6-8 minutes on 2 busy cores)::
+Run (under ``nice``: the machine is shared; 7-10 minutes on 2 busy cores)::
 
     nice -n 19 env PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_icechunk.py --json bench-icechunk.json
     nice -n 19 env PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_icechunk.py --quick   # ~1 min smoke run
