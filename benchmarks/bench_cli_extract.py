@@ -119,7 +119,7 @@ def gil_profile(command: list[str], work: Path, *, rate: int = 200) -> dict[str,
 
 def instrec_command() -> list[str]:
     found = shutil.which("instrec", path=str(Path(sys.executable).parent))
-    return [found] if found else [sys.executable, "-m", "pipeline.cli"]
+    return [found] if found else [sys.executable, "-m", "instrec"]
 
 
 def main() -> None:

@@ -79,7 +79,7 @@ def speed_and_deviation(y: np.ndarray, *, threads: list[int]) -> dict:
 
 def instrec(*args: str) -> float:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "instrec", *args], capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"instrec {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return time.perf_counter() - started
