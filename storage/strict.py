@@ -17,8 +17,9 @@ from zarr.storage import WrapperStore
 
 from storage.layout import MissingChunkError
 
-# A chunk key of the default v3 encoding: ``<array path>/c/0/1`` (``c`` alone for a 0-d array).
-CHUNK_KEY = re.compile(r"(^|/)c(/\d+)*$")
+# A chunk key of the default v3 encoding, with either separator: ``<array path>/c.0.1`` (what the
+# writer uses), ``<array path>/c/0/1`` (stores of earlier releases); ``c`` alone for a 0-d array.
+CHUNK_KEY = re.compile(r"(^|/)c((/\d+)*|(\.\d+)*)$")
 
 
 class StrictStore(WrapperStore):

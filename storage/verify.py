@@ -79,7 +79,7 @@ def bad_chunks(arr: Any, path: str, *, slot: int | None = None) -> list[str]:
     if slot is not None:
         ranges[0] = range(slot // arr.chunks[0], slot // arr.chunks[0] + 1)
     for coords in itertools.product(*ranges):
-        where = f"{path}/c/{'/'.join(map(str, coords))}"
+        where = f"{path}/{arr.metadata.chunk_key_encoding.encode_chunk_key(coords)}"
         try:
             arr.get_block_selection(coords)
         except MissingChunkError:

@@ -109,6 +109,11 @@ class VersionWriter:
         return version.record(n_samples=n_samples)
 
 
+# Chunk files sit beside the array's zarr.json (``features/c.3.0``), not in nested folders
+# (``features/c/3/0``): no folder to create per chunk row.
+CHUNK_KEY_ENCODING = {"name": "default", "separator": "."}
+
+
 async def _create_version(zstore: Any, path: str, attributes: dict, arrays: dict) -> list:
     """Create a version group and its arrays with as few store operations as possible; the arrays in order.
 
@@ -133,6 +138,8 @@ async def _create_version(zstore: Any, path: str, attributes: dict, arrays: dict
         arrays[name].setdefault("chunks", values.shape)
         arrays[name].update(shape=values.shape, dtype=str if values.dtype.kind == "T" else values.dtype)
     configs = {name: options.pop("config", None) for name, options in arrays.items()}
+    for options in arrays.values():
+        options.setdefault("chunk_key_encoding", CHUNK_KEY_ENCODING)
     metadata = {name: (await create_array(scratch, name=name, zarr_format=3, **options)).metadata
                 for name, options in arrays.items()}
     prototype = default_buffer_prototype()

@@ -93,7 +93,7 @@ def test_s3_snapshots_expiry_and_lost_chunks(make_track, s3_endpoint):
     with pytest.raises(StoreDataError, match=f"snapshot {old.snapshot_id} was expired"):
         old_reader.read_labels("a")
     latest = open_store(url, storage_options=options).feature_set("logmel")
-    key = f"stores/snapshots/{latest.record('b')['path']}/features/c/0/0"
+    key = f"stores/snapshots/{latest.record('b')['path']}/features/c.0.0"
     boto3.client("s3", endpoint_url=s3_endpoint).delete_object(Bucket="instrec", Key=key)
     with pytest.raises(StoreDataError, match="'b' has lost a chunk"):
         open_store(url, storage_options=options).feature_set("logmel").read_features("b")

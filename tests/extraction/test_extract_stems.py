@@ -176,7 +176,7 @@ def test_verify_finds_a_missing_stem_chunk(tmp_path):
     url = str(tmp_path / "store")
     run([make_song(tmp_path / "data", "song1", PARTS)], url, stems=True)
     group = open_store(url).feature_set("logmel").stem_group("song1")
-    chunk = Path(url) / group["path"] / "features" / "c" / "1" / "0" / "0"
+    chunk = Path(url) / group["path"] / "features" / "c.1.0.0"
     assert chunk.is_file()
     chunk.unlink()
     report = verify_store(url)

@@ -435,7 +435,7 @@ def test_disk_full_while_writing_tracks_commits_only_whole_tracks(half_store, mo
     def write_until_full(self, start, block):
         calls.append(self.meta.track_id)
         if len(calls) > 2:  # the disk fills up during the third new track
-            raise no_space(str(url / self.path / "features" / "c" / "0" / "0"))
+            raise no_space(str(url / self.path / "features" / "c.0.0"))
         return real_write(self, start, block)
 
     monkeypatch.setattr(TrackVersion, "write_features", write_until_full)

@@ -176,7 +176,7 @@ def test_disk_full_while_train_writes_a_checkpoint(trained, tmp_path, monkeypatc
 
 
 def damage_a_label_chunk(store: Path, track_id: str) -> None:
-    (chunk,) = [p for p in store.rglob("labels/c/0/0") if f"/{track_id}-" in str(p)]
+    (chunk,) = [p for p in store.rglob("labels/c.0.0") if f"/{track_id}-" in str(p)]
     chunk.write_bytes(b"\x02\x01" + os.urandom(40))
 
 

@@ -18,7 +18,7 @@ from storage.verify import verify_store
 
 def _chunk(url, track_id, array, chunk="1/0"):
     reader = open_store(url).feature_set("logmel")
-    return os.path.join(url, reader.record(track_id)["path"], array, "c", *chunk.split("/"))
+    return os.path.join(url, reader.record(track_id)["path"], array, "c." + chunk.replace("/", "."))
 
 
 def _flip(path, offset=40):
@@ -40,7 +40,7 @@ def test_every_chunk_is_written_even_all_zero_and_every_array_has_a_checksum(tmp
                                    clip_mask=np.zeros(2, bool))
         store.commit()
     group = os.path.join(url, record["path"])
-    assert len(os.listdir(os.path.join(group, "features", "c"))) == 3  # ceil(40 / 16), all zero
+    assert len([f for f in os.listdir(os.path.join(group, "features")) if f.startswith("c.")]) == 3  # ceil(40 / 16), all zero
     for name in sorted(os.listdir(group)):
         if os.path.isdir(os.path.join(group, name)):
             codecs = [c["name"] for c in json.load(open(os.path.join(group, name, "zarr.json")))["codecs"]]
@@ -122,3 +122,34 @@ def test_labels_other_than_0_1_are_an_error_not_a_target(tmp_path):
     assert reader.read_labels("t", 0, 30)[0].max() == 0
     with pytest.raises(StoreDataError, match="labels of track 't' holds values other than 0/1 in frames 30:40"):
         reader.read_labels("t", 30, 40)
+
+
+def test_stores_with_nested_chunk_keys_of_earlier_releases_read_and_verify(tmp_path, monkeypatch):
+    """Earlier releases wrote ``features/c/1/0``; today's writer ``features/c.1.0``.  Both read the
+    same values, and a lost chunk of the old layout is still an error, never zeros."""
+    stores = {}
+    for separator in ("/", "."):
+        monkeypatch.setattr(storage.writer, "CHUNK_KEY_ENCODING", {"name": "default", "separator": separator})
+        url = str(tmp_path / f"store{'-nested' if separator == '/' else ''}")
+        spec = FeatureSetSpec.from_config(LogMelConfig(n_mels=8), chunk_frames=16)
+        features = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
+        with open_store(url, mode="a") as store:
+            store.initialize(dataset="x", classes=["a", "b"])
+            key = store.add_feature_set(spec)
+            record = store.write_track(key, meta=TrackMeta(track_id="t", split="train", duration=1.0,
+                                                           content_hash="0" * 64),
+                                       features=features, labels=np.ones((40, 2), np.uint8),
+                                       label_mask=np.ones((40, 2), bool), clip_labels=np.zeros(2, np.float32),
+                                       clip_mask=np.zeros(2, bool))
+            store.commit()
+        stores[separator] = (url, record["path"])
+        assert verify_store(url, deep=True).ok
+    (old, old_path), (new, _) = stores["/"], stores["."]
+    assert os.path.isfile(os.path.join(old, old_path, "features", "c", "1", "0"))
+    old_reader, new_reader = open_store(old).feature_set("logmel"), open_store(new).feature_set("logmel")
+    assert np.array_equal(old_reader.read_features("t", 0, 40), new_reader.read_features("t", 0, 40))
+    os.remove(os.path.join(old, old_path, "features", "c", "1", "0"))
+    with pytest.raises(StoreDataError, match="has lost a chunk"):
+        open_store(old).feature_set("logmel").read_features("t", 0, 40)
+    report = verify_store(old, deep=True)
+    assert not report.ok and any("features has 1 of 3 chunks missing" in p for p in report.problems)

@@ -24,7 +24,7 @@ def test_clean_store_verifies(small_store, capsys):
 def test_deleted_chunk_is_detected(small_store, capsys):
     url, _ = small_store
     _, _, record = _record(url)
-    os.remove(os.path.join(url, record["path"], "features", "c", "1", "0"))
+    os.remove(os.path.join(url, record["path"], "features", "c.1.0"))
     report = verify_store(url)
     assert not report.ok
     assert any("song 1" in p and "features has 1 of 2 chunks missing" in p for p in report.problems)
@@ -80,7 +80,7 @@ def test_verify_checks_the_snapshot_it_is_given(small_store, fill, capsys):
     key, old_path = reader.key, reader.record("song 1")["path"]
     fill(url, seed=1)  # re-extracts every track: the latest refers to new versions only
     latest = open_store(url).snapshot_id
-    os.remove(os.path.join(url, old_path, "features", "c", "1", "0"))  # data only the first snapshot reads
+    os.remove(os.path.join(url, old_path, "features", "c.1.0"))  # data only the first snapshot reads
 
     assert verify_store(url).ok  # the latest is whole
     report = verify_store(url, snapshot=first)

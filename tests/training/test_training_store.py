@@ -93,7 +93,7 @@ def _chunk(store, split, array, chunk="0/0"):
     """A track of ``split`` and the file of one of its chunks."""
     reader = storage.open_store(str(store)).feature_set("logmel")
     entry = reader.tracks(split)[0]
-    return entry.track_id, os.path.join(str(store), reader.record(entry.track_id)["path"], array, "c", *chunk.split("/"))
+    return entry.track_id, os.path.join(str(store), reader.record(entry.track_id)["path"], array, "c." + chunk.replace("/", "."))
 
 
 def _one_line_error(capsys, *words):
