@@ -58,6 +58,9 @@ OPEN_COMMIT_BATCH = 1000
 
 
 # -- the synthetic tracks ------------------------------------------------------------------------
+ICECHUNK_CHUNK_KEYS = {"name": "default", "separator": "/"}
+
+
 def make_spec() -> Any:
     from features.logmel import LogMelConfig
     from storage.schema import FeatureSetSpec
@@ -154,15 +157,20 @@ class Icechunk:
 
     @staticmethod
     def write(zstore: Any, spec: Any, i: int, seconds: float, track: dict, *, variant: int = 0) -> dict:
+        import storage.writer
         from storage.layout import track_version_path
-        from storage.writer import TrackVersion
 
         meta = track_meta(i, seconds, variant=variant)
-        version = TrackVersion.create(
-            zstore, spec=spec, meta=meta, classes=CLASSES,
-            path=track_version_path(spec.key, meta.track_id, meta.content_hash, "ic"),
-            **{k: track[k] for k in ("labels", "label_mask", "clip_labels", "clip_mask")})
-        version.write_features(0, track["features"])
+        # icechunk 1.1 accepts only "/"-separated chunk keys (c/0/0); today's writer uses c.0.0
+        flat, storage.writer.CHUNK_KEY_ENCODING = storage.writer.CHUNK_KEY_ENCODING, ICECHUNK_CHUNK_KEYS
+        try:
+            version = storage.writer.TrackVersion.create(
+                zstore, spec=spec, meta=meta, classes=CLASSES,
+                path=track_version_path(spec.key, meta.track_id, meta.content_hash, "ic"),
+                **{k: track[k] for k in ("labels", "label_mask", "clip_labels", "clip_mask")})
+            version.write_features(0, track["features"])
+        finally:
+            storage.writer.CHUNK_KEY_ENCODING = flat
         return version.record()
 
     def commit(self, records: list[dict], *, index: bool = True) -> str:
