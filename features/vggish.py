@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import InitVar, dataclass, field
 from typing import Callable, Literal
 
@@ -256,17 +257,23 @@ def random_vggish(*, seed: int, final_relu: bool = True) -> VGGish:
 class ProcessNetworks:
     """The VGGish networks this process has built, by (weights, final ReLU, precision, device).
 
-    See :meth:`VGGishModels.module`; :meth:`clear` gives a process's fresh start (tests).
+    See :meth:`VGGishModels.module`.  At most ``capacity`` are kept (least recently used out:
+    a float32 network holds 290 MB, and a long-lived worker may see many configurations);
+    :meth:`clear` gives a process's fresh start (tests).
     """
 
-    def __init__(self) -> None:
-        self._networks: dict[tuple[str, bool, str, str], nn.Module] = {}
+    def __init__(self, capacity: int = 4) -> None:
+        self.capacity = capacity
+        self._networks: OrderedDict[tuple[str, bool, str, str], nn.Module] = OrderedDict()
         self._lock = threading.Lock()  # worker threads build nothing twice
 
     def get(self, key: tuple[str, bool, str, str], build: Callable[[], nn.Module]) -> nn.Module:
         with self._lock:
             if key not in self._networks:
                 self._networks[key] = build()
+                while len(self._networks) > self.capacity:
+                    self._networks.popitem(last=False)
+            self._networks.move_to_end(key)
             return self._networks[key]
 
     def clear(self) -> None:

@@ -97,6 +97,24 @@ def test_pickled_configs_share_the_process_network():
     assert VGGishConfig(seed=5).model("cpu") is not VGGishConfig(seed=6).model("cpu")
 
 
+def test_the_process_keeps_a_bounded_number_of_networks():
+    from features.vggish import ProcessNetworks
+
+    networks, built = ProcessNetworks(capacity=2), []
+
+    def build(name):
+        built.append(name)
+        return torch.nn.Identity()
+
+    first = networks.get(("a", True, "float32", "cpu"), lambda: build("a"))
+    networks.get(("b", True, "float32", "cpu"), lambda: build("b"))
+    assert networks.get(("a", True, "float32", "cpu"), lambda: build("a")) is first  # a is now the newest
+    networks.get(("c", True, "float32", "cpu"), lambda: build("c"))  # evicts b, the least recently used
+    networks.get(("a", True, "float32", "cpu"), lambda: build("a"))
+    networks.get(("b", True, "float32", "cpu"), lambda: build("b"))
+    assert built == ["a", "b", "c", "b"] and len(networks) == 2
+
+
 def test_threads_embedding_while_another_builds():
     """Worker threads share configurations: a build (int8 calibration) beside a running network
     must neither fail nor change results."""
