@@ -35,12 +35,15 @@ def demo_prefect_home(out: str, environ: MutableMapping[str, str]) -> None:
     Does nothing when the user chose a Prefect server (``PREFECT_API_URL``) or home
     (``PREFECT_HOME``).  The directory is created here, parents included: Prefect creates
     only the last level, and its server then fails with "unable to open database file".
+    That throw-away server also sends no usage analytics (``PREFECT_SERVER_ANALYTICS_ENABLED``,
+    unless set): offline, its attempt printed an ERROR line in every demo.
     """
     if "PREFECT_API_URL" in environ or "PREFECT_HOME" in environ:
         return
     home = Path(out).resolve() / ".prefect"
     home.mkdir(parents=True, exist_ok=True)
     environ["PREFECT_HOME"] = str(home)
+    environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -42,3 +42,16 @@ def test_the_demo_command_prints_tables_reports_and_predictions(tmp_path, monkey
     assert "held-out-timbre report:  d/reports/held-out/report.html  (TimGM6mb.sf2)" in out
     assert "d/reports/comparison/compare.html" in out and "predictions of 2 held-out songs" in out
     assert json.loads((tmp_path / "demo" / "summary.json").read_text())["comparison"] == summary["comparison"]
+
+
+def test_the_demo_server_lives_with_the_demo_and_sends_no_analytics(tmp_path):
+    from flows.commands import demo_prefect_home
+
+    environ: dict[str, str] = {}
+    demo_prefect_home(str(tmp_path / "out"), environ)
+    assert environ["PREFECT_HOME"] == str((tmp_path / "out" / ".prefect").resolve())
+    assert (tmp_path / "out" / ".prefect").is_dir()
+    assert environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    chosen = {"PREFECT_API_URL": "http://127.0.0.1:4200/api"}
+    demo_prefect_home(str(tmp_path / "other"), chosen)
+    assert chosen == {"PREFECT_API_URL": "http://127.0.0.1:4200/api"}  # the user's own server: untouched
