@@ -38,6 +38,7 @@ import os
 from contextlib import nullcontext
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -137,7 +138,9 @@ class ScalogramConfig:
         return (len(self.frequencies()),)
 
     def compute(self, y: np.ndarray) -> np.ndarray:
-        return scalogram(y, config=self)
+        """:func:`scalogram` in the calling thread: an extraction runs one track per worker
+        thread, so a thread pool per call (``workers=-1``) would only oversubscribe the cores."""
+        return scalogram(y, config=self, workers=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,6 +183,7 @@ def _decimation(width: int, *, block_length: int, hop_length: int, guard_hops: i
     return d
 
 
+@lru_cache(maxsize=8)
 def plan_cwt(
     config: ScalogramConfig,
     *,
@@ -190,7 +194,10 @@ def plan_cwt(
     """Lay out blocks and build the filter bank for ``config``.
 
     ``block_length`` is raised to the next power of two leaving at least as many output
-    samples as overlap when the context needs it.
+    samples as overlap when the context needs it.  Built once per arguments and kept (about
+    37 ms for the default configuration, against ~270 ms of transform per minute of audio;
+    an extraction calls :func:`scalogram` once per block of every track): the plan's arrays are
+    read-only.
     """
     if method not in ("multirate", "plain"):
         raise ValueError(f"method must be 'multirate' or 'plain', got {method!r}")
@@ -223,6 +230,8 @@ def plan_cwt(
         bins = k0[:, None] + np.arange(n_bins)[None, :]
         u = bins * (config.sr / n) / freqs[index][:, None]
         filters = (wavelet.response(u) / n).astype(np.float32)
+        for array in (index, k0, filters):
+            array.flags.writeable = False
         groups.append(ScaleGroup(d, index, k0, filters, m))
     return CWTPlan(n, hop, pad, frames, len(freqs), tuple(groups))
 

@@ -48,10 +48,11 @@ class TorchScalogram(nn.Module):
         self.plan = plan_cwt(config, block_length=block_length, method=method)
         self.blocks_per_batch = blocks_per_batch
         for i, group in enumerate(self.plan.groups):
-            bins = torch.as_tensor(group.k0)[:, None] + torch.arange(group.filters.shape[1])[None, :]
+            # copies (torch.tensor): the plan is shared and read-only
+            bins = torch.tensor(group.k0)[:, None] + torch.arange(group.filters.shape[1])[None, :]
             self.register_buffer(f"bins_{i}", bins, persistent=False)
-            self.register_buffer(f"filters_{i}", torch.as_tensor(group.filters), persistent=False)
-            self.register_buffer(f"columns_{i}", torch.as_tensor(group.scale_index), persistent=False)
+            self.register_buffer(f"filters_{i}", torch.tensor(group.filters), persistent=False)
+            self.register_buffer(f"columns_{i}", torch.tensor(group.scale_index), persistent=False)
 
     def pooled_magnitude(self, blocks: torch.Tensor) -> torch.Tensor:
         """``(n_blocks, block_length)`` float32 -> ``(n_blocks, frames_per_block, n_scales)``."""
