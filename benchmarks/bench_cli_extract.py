@@ -86,13 +86,16 @@ def timed(command: list[str]) -> tuple[float, float]:
     """
     before = os.times()
     started = time.perf_counter()
-    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - started
     after = os.times()
-    if "--json" in command:
+    if "--json" in command and done.stdout.strip():
         summary = json.loads(done.stdout)
         if summary["failed"]:
             raise SystemExit(f"instrec extract failed {len(summary['failed'])} tracks: {summary['failed'][0]}")
+    if done.returncode:
+        tail = (done.stderr.strip().splitlines() or [""])[-1]
+        raise SystemExit(f"{' '.join(command[:3])} ... exited with status {done.returncode}: {tail}")
     return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 

@@ -40,11 +40,16 @@ def test_cli_benchmark_stops_when_instrec_fails_a_track(tmp_path):
     work = tmp_path / "work"
     corpus = work / "corpus-2x1s-1ch"
     corpus.mkdir(parents=True)
-    (corpus / "song0000.flac").write_bytes(b"not audio at all")  # make_corpus keeps existing files
+    import numpy as np
+    import soundfile as sf
+
+    # 5 ms of audio: the plain loop processes it, instrec fails the track (too short to analyse);
+    # make_corpus keeps files that exist and writes song0000
+    sf.write(str(corpus / "song0001.flac"), np.zeros(220, np.float32), 44100)
     done = bench("bench_cli_extract.py", "--songs", "2", "--seconds", "1", "--workers", "0", "--repeats", "1",
                  "--work", str(work))
     assert done.returncode != 0
-    assert "instrec extract failed 1 tracks" in done.stderr and "song0000" in done.stderr
+    assert "instrec extract failed 1 tracks" in done.stderr and "song0001" in done.stderr
 
 
 def test_native_rate_benchmark_reports_both_timings_and_the_deviation():
